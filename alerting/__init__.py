@@ -1,0 +1,1 @@
+"""What happens to an alert after it fires: grouping, dedup, silences, routing, notifiers."""

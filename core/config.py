@@ -1,0 +1,146 @@
+"""Loading YAML configuration into typed models, with errors that name file, line and reason.
+
+Every configuration file of stormwatch (settings, watchlist, rules) goes through
+`load_model`. It keeps the line of every key while parsing, validates with the model,
+and turns the first problem into `ConfigError`::
+
+    stormwatch.yaml:4: bus.adapter: Input should be 'embedded' or 'kafka' (got 'rabbit')
+
+``${NAME}`` in a string value is replaced by the environment variable ``NAME`` (an
+unset variable is an error naming the setting), so secrets stay out of files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+Path_ = tuple[str | int, ...]
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET = re.compile(r"password|secret|token|api_key|apikey|credential", re.IGNORECASE)
+
+
+class ConfigError(ValueError):
+    """Invalid configuration. ``str()`` is one line: ``file:line: setting: reason``."""
+
+    def __init__(self, file: str, line: int | None, setting: str, reason: str) -> None:
+        self.file, self.line, self.setting, self.reason = file, line, setting, reason
+        where = f"{file}:{line}" if line else file
+        what = f"{setting}: " if setting else ""
+        super().__init__(f"{where}: {what}{reason}")
+
+
+class _Lines:
+    """Where each key path of a YAML document starts (1-based line)."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Path_, int] = {}
+
+    def nearest(self, path: Path_) -> int | None:
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return None
+
+
+def _construct(
+    node: yaml.Node, path: Path_, lines: _Lines, file: str, env: Mapping[str, str]
+) -> Any:
+    lines.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node))
+            if not isinstance(key, str | int | float | bool):
+                raise ConfigError(
+                    file, key_node.start_mark.line + 1, _dotted(path), "keys must be plain scalars"
+                )
+            key = str(key)
+            if key in out:
+                raise ConfigError(
+                    file, key_node.start_mark.line + 1, _dotted((*path, key)), "duplicate key"
+                )
+            lines.lines[(*path, key)] = key_node.start_mark.line + 1
+            out[key] = _construct(value_node, (*path, key), lines, file, env)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, (*path, i), lines, file, env) for i, item in enumerate(node.value)]
+    value = yaml.safe_load(yaml.serialize(node))
+    if isinstance(value, str) and "${" in value:
+        line = node.start_mark.line + 1
+
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(
+                    file, line, _dotted(path), f"environment variable {name} is not set"
+                )
+            return env[name]
+
+        value = _ENV.sub(sub, value)
+    return value
+
+
+def _dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> tuple[Any, _Lines]:
+    """Parse one YAML document, keeping the line of every key."""
+    lines = _Lines()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(file, line, "", f"not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(file, None, "", f"not valid YAML: {exc}") from None
+    if node is None:
+        return {}, lines
+    return _construct(node, (), lines, file, os.environ if env is None else env), lines
+
+
+def validate(model: type[M], data: Any, file: str, lines: _Lines | None = None) -> M:
+    """Validate parsed data; the first error becomes a `ConfigError` with its line."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        line = lines.nearest(loc) if lines else None
+        reason = err["msg"]
+        if err["type"] == "extra_forbidden":
+            reason = "unknown setting"
+        elif err["type"] == "missing":
+            reason = "required setting is missing"
+        elif (
+            "input" in err
+            and not isinstance(err["input"], dict | list)
+            and not any(_SECRET.search(str(part)) for part in loc)
+        ):
+            reason = f"{reason} (got {err['input']!r})"
+        raise ConfigError(file, line, _dotted(loc), reason) from None
+
+
+def load_model(model: type[M], path: str | Path, env: Mapping[str, str] | None = None) -> M:
+    """Read, parse and validate one YAML file into ``model``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(p), None, "", f"cannot read: {exc.strerror}") from None
+    data, lines = parse_yaml(text, str(p), env)
+    return validate(model, data, str(p), lines)

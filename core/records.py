@@ -1,0 +1,264 @@
+"""The records that travel on the bus: `Mention`, `EnrichedMention`, `Alert`.
+
+Contracts a caller may rely on:
+
+* Every record has an ``id`` derived from its content (the canonical URL or the
+  source's own id), so re-ingesting or replaying never makes a second copy.
+* On the bus a record is JSON with a schema version ``v`` and a ``kind``.
+  `decode` refuses anything else with `InvalidRecord`, whose message names the
+  offending field.
+* Records are immutable; timestamps are timezone-aware (naive input is refused).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from core.urls import canonical_url
+
+SCHEMA_VERSION: Literal[1] = 1
+
+
+class InvalidRecord(ValueError):
+    """A record failed validation; the message names the field and the reason."""
+
+
+def stable_id(*parts: str) -> str:
+    """A short, stable id from the given parts (sha256, 32 hex digits)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:32]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+    kind: ClassVar[str]
+    v: Literal[1] = SCHEMA_VERSION
+
+
+class Engagement(BaseModel):
+    """Engagement figures as the platform reports them (None: not reported)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    likes: int | None = Field(default=None, ge=0)
+    shares: int | None = Field(default=None, ge=0)
+    replies: int | None = Field(default=None, ge=0)
+    author_followers: int | None = Field(default=None, ge=0)
+
+
+class Mention(_Record):
+    """What was said, where and when, as a source delivered it."""
+
+    kind: ClassVar[str] = "mention"
+    id: str = ""
+    source: Annotated[str, Field(min_length=1)]
+    """The source kind, e.g. ``rss``, ``mastodon``."""
+    source_name: Annotated[str, Field(min_length=1)]
+    """The configured source, e.g. the feed's name."""
+    source_id: str | None = None
+    """The platform's own id (RSS guid, status id), when it has one."""
+    url: str | None = None
+    title: str = ""
+    text: str = ""
+    author: str | None = None
+    published_at: AwareDatetime
+    fetched_at: AwareDatetime
+    language: str | None = None
+    engagement: Engagement = Engagement()
+
+    @model_validator(mode="after")
+    def _derive_id(self) -> Mention:
+        if not (self.url or self.source_id):
+            raise ValueError("a mention needs a url or a source_id")
+        expected = mention_id(self.source, self.source_id, self.url)
+        if not self.id:
+            object.__setattr__(self, "id", expected)
+        elif self.id != expected:
+            raise ValueError(f"id {self.id!r} does not match its content (expected {expected!r})")
+        return self
+
+
+def mention_id(source: str, source_id: str | None, url: str | None) -> str:
+    """The id of a mention: its canonical URL where it has one, else the source's id.
+
+    Keyed on the URL first so the same article reached through two feeds is one mention.
+    """
+    if url:
+        return stable_id("url", canonical_url(url))
+    return stable_id("src", source, source_id or "")
+
+
+class Sentiment(StrEnum):
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+
+class Velocity(BaseModel):
+    """Spike figures of the brand's mention stream at the time of this mention."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    window_count: int = Field(ge=0)
+    """Mentions of the brand in the current window."""
+    baseline: float = Field(ge=0)
+    """Expected mentions per window (EWMA)."""
+    zscore: float = 0.0
+    surprise: float = Field(default=0.0, ge=0)
+    """How unlikely the window count is under the baseline (-log10 of a Poisson tail)."""
+    acceleration: float = 0.0
+    negative_share: float = Field(default=0.0, ge=0, le=1)
+
+
+class EnrichedMention(_Record):
+    """A mention as it concerns one brand: one record per matched brand, keyed by brand."""
+
+    kind: ClassVar[str] = "enriched_mention"
+    id: str = ""
+    mention: Mention
+    brand: Annotated[str, Field(min_length=1)]
+    matched: tuple[str, ...] = ()
+    """The watchlist terms that matched (names, aliases, handles, hashtags)."""
+    language: str | None = None
+    entities: tuple[str, ...] = ()
+    sentiment: Sentiment = Sentiment.NEUTRAL
+    sentiment_score: float = Field(default=0.0, ge=-1, le=1)
+    velocity: Velocity | None = None
+    reach: float = Field(default=0.0, ge=0)
+    enriched_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _derive_id(self) -> EnrichedMention:
+        expected = stable_id("enriched", self.mention.id, self.brand)
+        if not self.id:
+            object.__setattr__(self, "id", expected)
+        elif self.id != expected:
+            raise ValueError(f"id {self.id!r} does not match its content (expected {expected!r})")
+        return self
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AlertState(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class SampleMention(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str
+    title: str = ""
+    text: str = ""
+    url: str | None = None
+    source: str = ""
+    sentiment: Sentiment = Sentiment.NEUTRAL
+    published_at: AwareDatetime
+
+
+class Alert(_Record):
+    """A rule's verdict about one brand: firing, later resolved.
+
+    ``fingerprint`` identifies the alert across its lifecycle (rule + brand + group);
+    ``id`` identifies one state of one episode (fingerprint, start, state), so a replayed
+    alert is the same record.
+    """
+
+    kind: ClassVar[str] = "alert"
+    id: str = ""
+    rule: Annotated[str, Field(min_length=1)]
+    rule_type: str
+    brand: Annotated[str, Field(min_length=1)]
+    severity: Severity
+    state: AlertState
+    fingerprint: str = ""
+    started_at: AwareDatetime
+    """When the episode began (the window that first met the condition)."""
+    at: AwareDatetime
+    """When this state was reached (fired or resolved)."""
+    summary: str
+    figures: dict[str, float] = Field(default_factory=dict)
+    samples: tuple[SampleMention, ...] = ()
+    receivers: tuple[str, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def episode(self) -> str:
+        """The id of this alert's episode, shared by its firing and resolved states."""
+        return stable_id(self.fingerprint, self.started_at.isoformat())
+
+    @model_validator(mode="after")
+    def _derive_ids(self) -> Alert:
+        fingerprint = self.fingerprint or stable_id(
+            "alert", self.rule, self.brand, *sorted(f"{k}={v}" for k, v in self.labels.items())
+        )
+        object.__setattr__(self, "fingerprint", fingerprint)
+        expected = stable_id(fingerprint, self.started_at.isoformat(), self.state.value)
+        if not self.id:
+            object.__setattr__(self, "id", expected)
+        elif self.id != expected:
+            raise ValueError(f"id {self.id!r} does not match its content (expected {expected!r})")
+        return self
+
+
+AnyRecord = Mention | EnrichedMention | Alert
+R = TypeVar("R", Mention, EnrichedMention, Alert)
+
+
+def encode(record: AnyRecord) -> bytes:
+    """Versioned JSON for the bus: ``{"v": 1, "kind": ..., ...}``."""
+    body = record.model_dump(mode="json")
+    body["kind"] = record.kind
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode(data: bytes | str, model: type[R]) -> R:
+    """Parse a record of the expected type; `InvalidRecord` names the field that is wrong."""
+    try:
+        body: Any = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRecord(f"{model.kind}: not JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise InvalidRecord(f"{model.kind}: expected a JSON object, got {type(body).__name__}")
+    kind = body.pop("kind", None)
+    if kind != model.kind:
+        raise InvalidRecord(f"{model.kind}: kind is {kind!r}, expected {model.kind!r}")
+    version = body.get("v")
+    if version != SCHEMA_VERSION:
+        raise InvalidRecord(f"{model.kind}.v: unsupported schema version {version!r}")
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidRecord(describe_validation_error(model.kind, exc)) from None
+
+
+def describe_validation_error(prefix: str, exc: ValidationError) -> str:
+    """One line per problem: ``prefix.field.path: message``."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        path = ".".join(str(p) for p in err["loc"])
+        where = f"{prefix}.{path}" if path else prefix
+        lines.append(f"{where}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def utc_from_iso(text: str) -> datetime:
+    """Parse an ISO-8601 timestamp that must carry a timezone."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no timezone")
+    return value

@@ -1,0 +1,1 @@
+"""The indexer, the search API and the search page."""

@@ -1,0 +1,1 @@
+"""Enrichment: language, brand matching, sentiment and spike velocity for each mention."""

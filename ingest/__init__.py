@@ -1,0 +1,1 @@
+"""Sources of mentions: polling and streaming ingesters that produce to ``mentions.raw``."""

@@ -1,0 +1,3 @@
+from stormwatch.cli import main
+
+main()

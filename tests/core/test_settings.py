@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.config import ConfigError
+from core.settings import Settings, load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "stormwatch.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_no_file_means_everything_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STORMWATCH_SETTINGS", raising=False)
+    s = load_settings(None)
+    assert s == Settings()
+    assert s.bus.adapter == "embedded" and s.store.adapter == "embedded"
+
+
+def test_a_full_production_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_PASSWORD", "s3cret-kafka")
+    monkeypatch.setenv("ES_API_KEY", "s3cret-es")
+    p = write(
+        tmp_path,
+        """
+bus:
+  adapter: kafka
+  kafka:
+    bootstrap_servers: [k1:9092, k2:9092]
+    security_protocol: SASL_SSL
+    sasl_mechanism: SCRAM-SHA-512
+    username: stormwatch
+    password: ${KAFKA_PASSWORD}
+store:
+  adapter: elasticsearch
+  elasticsearch:
+    hosts: [https://es:9200]
+    api_key: ${ES_API_KEY}
+""",
+    )
+    s = load_settings(p)
+    assert s.bus.kafka.bootstrap_servers == ("k1:9092", "k2:9092")
+    assert s.bus.kafka.password is not None
+    assert s.bus.kafka.password.get_secret_value() == "s3cret-kafka"
+    assert "s3cret" not in repr(s) and "s3cret" not in str(s)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "bus:\n  adapter: rabbit\n",
+            ":2: bus.adapter: Input should be 'embedded' or 'kafka' (got 'rabbit')",
+        ),
+        (
+            "store:\n  adapter: solr\n",
+            ":2: store.adapter: Input should be 'embedded' or 'elasticsearch'",
+        ),
+        (
+            "bus:\n  kafka:\n    partitions: many\n",
+            ":3: bus.kafka.partitions: Input should be a valid integer",
+        ),
+        (
+            "bus:\n  kafka:\n    bootstrap_servers: [localhost]\n",
+            ":3: bus.kafka.bootstrap_servers: Value error, 'localhost' is not host:port",
+        ),
+        ("bus:\n  kafkaa: {}\n", ":2: bus.kafkaa: unknown setting"),
+        (
+            "store:\n  elasticsearch:\n    hosts: [es:9200]\n",
+            ":3: store.elasticsearch.hosts: Value error, 'es:9200' is not an http(s) URL",
+        ),
+        (
+            "bus:\n  kafka:\n    password: ${NOPE_NOT_SET}\n",
+            ":3: bus.kafka.password: environment variable NOPE_NOT_SET is not set",
+        ),
+        ("bus: [\n", "not valid YAML"),
+        ("bus:\n  adapter: kafka\n  adapter: embedded\n", ":3: bus.adapter: duplicate key"),
+        (
+            "bus:\n  kafka:\n    security_protocol: SASL_SSL\n",
+            ":2: bus.kafka: Value error, security_protocol SASL_SSL needs sasl_mechanism",
+        ),
+        (
+            "bus:\n  kafka:\n    password: [1, 2]\n",
+            ":3: bus.kafka.password: Input should be a valid string",
+        ),
+    ],
+)
+def test_bad_settings_name_file_line_and_setting(tmp_path: Path, text: str, expected: str) -> None:
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(p)
+    message = str(info.value)
+    assert message.startswith(str(p))
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_secret_values_never_appear_in_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PW", "hunter2-secret")
+    p = write(tmp_path, "store:\n  elasticsearch:\n    password: ${PW}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(p)
+    assert "hunter2" not in str(info.value)
+    assert "username and password go together" in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(tmp_path / "nope.yaml")

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stormwatch import __version__
+from stormwatch.cli import cli
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_version_and_help() -> None:
+    assert run("--version") == (0, f"stormwatch, version {__version__}\n")
+    code, out = run("--help")
+    assert code == 0 and "check" in out and "--settings" in out
+
+
+def test_check_without_settings_runs_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STORMWATCH_SETTINGS", raising=False)
+    code, out = run("check")
+    assert code == 0
+    assert "bus:      ok    embedded bus in memory" in out
+    assert "store:    ok    embedded store (SQLite" in out
+
+
+def test_the_installed_console_script_works() -> None:
+    exe = Path(sys.executable).with_name("stormwatch")
+    out = subprocess.run([str(exe), "check"], capture_output=True, text=True, check=True, env={})
+    assert "embedded bus" in out.stdout and "embedded store" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("yaml", "expected"),
+    [
+        ("bus:\n  adapter: rabbitmq\n", "bus.adapter: Input should be 'embedded' or 'kafka'"),
+        (
+            "store:\n  embedded:\n    colour: red\n",
+            "store.embedded.colour: unknown setting",
+        ),
+        (
+            "bus:\n  embedded:\n    partitions: lots\n",
+            "bus.embedded.partitions: Input should be a valid integer",
+        ),
+    ],
+)
+def test_bad_settings_are_one_line_naming_the_setting(
+    tmp_path: Path, yaml: str, expected: str
+) -> None:
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml)
+    code, out = run("--settings", str(p), "check")
+    assert code != 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 1, out
+    assert lines[0].startswith(f"Error: {p}:") and expected in lines[0]
+
+
+def test_unreachable_servers_are_reported_by_setting(tmp_path: Path) -> None:
+    p = tmp_path / "s.yaml"
+    p.write_text(
+        "bus:\n  adapter: kafka\n  kafka:\n    bootstrap_servers: ['127.0.0.1:9']\n"
+        "    connect_timeout_s: 1\n"
+        "store:\n  adapter: elasticsearch\n  elasticsearch:\n    hosts: ['http://127.0.0.1:9']\n"
+    )
+    code, out = run("--settings", str(p), "check")
+    assert code == 1
+    assert (
+        "bus:      FAIL  bus.kafka.bootstrap_servers: no Kafka broker reachable at 127.0.0.1:9"
+        in out
+    )
+    assert (
+        "store:    FAIL  store.elasticsearch.hosts: no Elasticsearch reachable at http://127.0.0.1:9"
+        in out
+    )
