@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 Path_ = tuple[str | int, ...]
@@ -144,3 +145,26 @@ def load_model(model: type[M], path: str | Path, env: Mapping[str, str] | None =
         raise ConfigError(str(p), None, "", f"cannot read: {exc.strerror}") from None
     data, lines = parse_yaml(text, str(p), env)
     return validate(model, data, str(p), lines)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(value: object) -> timedelta:
+    """``90``/``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``, ``"500ms"``, or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("a duration such as 30s, 5m, 2h or 1d")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    raise ValueError(f"{value!r} is not a duration such as 30s, 5m, 2h or 1d")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+"""A duration setting written as ``30s``, ``5m``, ``2h``, ``1d`` (or seconds)."""

@@ -17,12 +17,13 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from core import topics
 from core.bus.deadletter import dead_letter
 from core.bus.port import Bus, BusError, Headers, Message, last_offsets
 
 log = logging.getLogger(__name__)
 
-DLQ_TOPIC = "mentions.dlq"
+DLQ_TOPIC = topics.DLQ
 
 
 @dataclass(frozen=True, slots=True)
