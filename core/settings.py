@@ -57,7 +57,8 @@ class KafkaSettings(_Model):
     """Partitions of the topics stormwatch creates."""
     replication_factor: int = Field(default=1, ge=1)
     linger_ms: int = Field(default=5, ge=0)
-    compression: Literal["gzip", "lz4", "snappy", "zstd"] | None = None
+    batch_size: int = Field(default=262_144, ge=1024)
+    compression: Literal["gzip", "lz4", "snappy", "zstd"] | None = "lz4"
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     request_timeout_s: float = Field(default=30.0, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)

@@ -277,6 +277,11 @@ class EmbeddedBus(Bus):
                         [(group, tp.topic, tp.partition, off) for tp, off in todo.items()],
                     )
 
+    def read_topic(self, topic: str, timeout: float = 30.0) -> list[Message]:
+        with self._cond:
+            log = self._logs.get(topic)
+            return [m for part in log for m in part] if log else []
+
     def committed(self, group: str, tp: TopicPartition) -> int | None:
         with self._cond:
             return self._committed.get((group, tp))

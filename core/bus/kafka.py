@@ -126,6 +126,7 @@ class KafkaBus(Bus):
                     **client_options(self.settings),
                     acks="all",
                     linger_ms=self.settings.linger_ms,
+                    batch_size=self.settings.batch_size,
                     compression_type=self.settings.compression,
                     max_in_flight_requests_per_connection=5,
                 ),
@@ -150,6 +151,47 @@ class KafkaBus(Bus):
             raise BusError(self._unreachable(exc)) from exc
         consumer.subscribe([self._name(t) for t in topics])
         return _KafkaConsumer(self, consumer)
+
+    def read_topic(self, topic: str, timeout: float = 30.0) -> list[Message]:
+        name = self._name(topic)
+        try:
+            consumer = KafkaConsumer(
+                **client_options(self.settings), group_id=None, enable_auto_commit=False
+            )
+        except KafkaError as exc:
+            raise BusError(self._unreachable(exc)) from exc
+        try:
+            partitions = consumer.partitions_for_topic(name) or set()
+            tps = [KafkaTP(name, p) for p in sorted(partitions)]
+            if not tps:
+                return []
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            end = consumer.end_offsets(tps)
+            out: dict[int, list[Message]] = {tp.partition: [] for tp in tps}
+            deadline = time.monotonic() + timeout
+            while any(consumer.position(tp) < end[tp] for tp in tps):
+                if time.monotonic() > deadline:
+                    raise BusError(f"reading {topic!r} did not reach its end in {timeout:.0f}s")
+                for records in consumer.poll(timeout_ms=500, max_records=5000).values():
+                    for r in records:
+                        if r.offset < end[KafkaTP(name, r.partition)]:
+                            out[r.partition].append(
+                                Message(
+                                    topic,
+                                    r.partition,
+                                    r.offset,
+                                    r.key,
+                                    r.value,
+                                    tuple(r.headers or ()),
+                                    r.timestamp,
+                                )
+                            )
+            return [m for p in sorted(out) for m in out[p]]
+        except KafkaError as exc:
+            raise BusError(f"reading {topic!r} failed: {exc}") from exc
+        finally:
+            consumer.close(autocommit=False)
 
     def check(self) -> str:
         admin = self._admin_client()

@@ -121,6 +121,12 @@ class Bus(ABC):
     def consumer(self, group: str, topics: Sequence[str]) -> Consumer: ...
 
     @abstractmethod
+    def read_topic(self, topic: str, timeout: float = 30.0) -> list[Message]:
+        """Every record of ``topic`` from the beginning up to its end at the time of the
+        call, partition by partition in offset order, outside any consumer group (for
+        rebuilding state from a log). Raises `BusError` if the end is not reached in time."""
+
+    @abstractmethod
     def check(self) -> str:
         """Probe the bus; return a one-line description or raise `BusError`."""
 

@@ -263,3 +263,21 @@ def test_poison_record_goes_to_the_dead_letter_topic_with_its_reason(bus: Bus) -
 
     with bus.consumer(group, [inbox]) as again:
         assert quiet(again, 3.0) == [], "the stage committed past the poison records"
+
+
+def test_read_topic_returns_everything_so_far_outside_any_group(bus: Bus) -> None:
+    topic = _topic(3, bus)
+    assert bus.read_topic(topic) == []
+    with bus.producer() as producer:
+        for i in range(30):
+            producer.send(topic, str(i).encode(), key=f"k{i % 7}".encode())
+        producer.flush()
+    everything = bus.read_topic(topic)
+    assert sorted(int(m.value) for m in everything) == list(range(30))
+    for p in {m.partition for m in everything}:
+        offsets = [m.offset for m in everything if m.partition == p]
+        assert offsets == list(range(len(offsets))), "each partition in offset order"
+    group = f"g-{uuid.uuid4().hex}"
+    with bus.consumer(group, [topic]) as consumer:
+        assert len(drain(consumer, 30)) == 30, "reading did not consume for any group"
+    assert len(bus.read_topic(topic)) == 30, "and can be repeated"

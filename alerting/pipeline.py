@@ -1,0 +1,96 @@
+"""The delivery pipeline of the alerting stage, built in one place: `build_pipeline`.
+
+For every receiver of an alert (the rule's receivers, else the default ones):
+
+    mute (silences) -> dedup (notification log) -> notify -> retry
+
+Each step passes the delivery on or decides it; the decision is remembered in
+`AlertingState` and returned as a `NotificationRecord` for the durable log. Queued
+retries run through the same steps when due (`AlertingPipeline.on_tick`), so a silence
+or a newer episode stops them too.
+
+"Now" is ``max(clock.now(), the latest alert time seen)``, as everywhere downstream of
+ingest (docs/pipeline.md), so replays and live traffic both behave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from alerting.dedup import Dedup
+from alerting.delivery import Delivery, Outcome, Step
+from alerting.mute import mute
+from alerting.notification_log import NotificationRecord
+from alerting.notifiers.base import Notifier
+from alerting.retry import Retry, notify
+from alerting.settings import AlertingSettings
+from alerting.state import AlertingState
+from core.clock import Clock
+from core.records import Alert, AlertState
+
+
+def build_pipeline(
+    settings: AlertingSettings,
+    notifiers: Mapping[str, Notifier[Any]],
+    clock: Clock,
+    state: AlertingState | None = None,
+) -> AlertingPipeline:
+    """The alerting pipeline; pass the ``state`` restored from the log to resume after a
+    restart (`alerting.state.restore_from_messages`)."""
+    state = state if state is not None else AlertingState()
+    steps: tuple[Step, ...] = (
+        mute(settings.silences),
+        Dedup(state, settings.repeat_interval),
+        Retry(settings.retry, notify(notifiers, settings.search_url)),
+    )
+    return AlertingPipeline(settings, steps, state, clock)
+
+
+class AlertingPipeline:
+    def __init__(
+        self,
+        settings: AlertingSettings,
+        steps: Sequence[Step],
+        state: AlertingState,
+        clock: Clock,
+    ) -> None:
+        self.state = state
+        self._settings = settings
+        self._steps = tuple(steps)
+        self._clock = clock
+        self._latest = state.latest_at
+
+    def now(self) -> datetime:
+        now = self._clock.now()
+        return max(now, self._latest) if self._latest is not None else now
+
+    def receivers(self, alert: Alert) -> tuple[str, ...]:
+        """Where ``alert`` goes: its rule's receivers, else the default ones. Receivers with
+        ``send_resolved: false`` are not told of resolutions (and nothing is logged)."""
+        names = tuple(dict.fromkeys(alert.receivers or self._settings.default_receivers))
+        if alert.state is AlertState.RESOLVED:
+            configured = self._settings.receivers
+            names = tuple(n for n in names if n not in configured or configured[n].send_resolved)
+        return names
+
+    def on_alert(self, alert: Alert) -> list[NotificationRecord]:
+        """Deliver one alert (the first attempt inline); one record per receiver."""
+        if self._latest is None or alert.at > self._latest:
+            self._latest = alert.at
+        now = self.now()
+        return [self._run(Delivery(alert, receiver), now) for receiver in self.receivers(alert)]
+
+    def on_tick(self) -> list[NotificationRecord]:
+        """Run the queued deliveries that are due; one record each."""
+        now = self.now()
+        return [self._run(delivery, now) for delivery in self.state.due(now)]
+
+    def _run(self, delivery: Delivery, now: datetime) -> NotificationRecord:
+        for step in self._steps:
+            result = step(delivery, now)
+            if isinstance(result, Outcome):
+                return self.state.apply(delivery, result, now)
+            delivery = result
+        raise RuntimeError("the last step of the alerting pipeline must decide")

@@ -1,0 +1,170 @@
+"""Spike detection quality on the Numenta Anomaly Benchmark, on this machine.
+
+    python bench/spikes.py [--data DIR] [--stormwatch KEY=VALUE ...]
+
+Runs each detector point by point (streaming, a fresh detector per file, no look-ahead)
+over every file of the NAB copy in DIR (default: ../shared/data/nab from the repo root)
+and prints, per profile, the normalised NAB score over the whole copy and over realTweets
+alone (the threshold is optimised separately on each), the wall time per detector, and
+NAB's published scores, which are over NAB's full 58-file corpus and so compare only
+roughly with this 53-file copy. ``--stormwatch alpha=0.05 --stormwatch poisson=false``
+passes keyword arguments (JSON values) to ``enrich.velocity.SpikeDetector``. A benchmark,
+not a test. Scoring: ``bench/nab.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    # Run as a script: make the repo root importable so `bench.nab` resolves.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.nab import (
+    PROFILES,
+    Corpus,
+    Detector,
+    DetectorFactory,
+    WindowedGaussian,
+    load_corpus,
+    null_results,
+    run_detector,
+    score_corpus,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "nab"
+SUBSET = "realTweets"
+
+# Published NAB v1.1 scores (standard / low FP / low FN) over all 58 files.
+PUBLISHED = [
+    ("ARTime", 74.9, 65.1, 80.4),
+    ("Numenta HTM", 70.0, 62.0, 75.0),
+    ("CAD OSE", 69.9, 67.0, 73.2),
+    ("earthgecko Skyline", 58.2, 46.2, 63.9),
+    ("KNN CAD", 58.0, 43.4, 64.8),
+    ("Relative Entropy", 54.6, 47.6, 58.8),
+    ("Random Cut Forest", 51.7, 38.4, 59.7),
+    ("Twitter ADVec", 47.1, 33.6, 53.5),
+    ("Windowed Gaussian", 39.6, 20.9, 47.4),
+    ("Etsy Skyline", 35.7, 27.1, 44.5),
+]
+
+
+class _SpikeAdapter:
+    """Presents stormwatch's ``SpikeDetector.update(value) -> SpikeScore`` as a Detector."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def update(self, value: float, timestamp: datetime) -> float:
+        return float(self._inner.update(value).score)
+
+
+def stormwatch_factory(**options: Any) -> DetectorFactory | str:
+    """The stormwatch detector's factory, building ``SpikeDetector(**options)`` per file,
+    or why it cannot be had (imported lazily, so the bench runs without
+    ``enrich/velocity.py``)."""
+    try:
+        module = importlib.import_module("enrich.velocity")
+    except Exception as exc:  # any import failure only disables this detector
+        return f"{type(exc).__name__}: {exc}"
+    cls = getattr(module, "SpikeDetector", None)
+    if cls is None:
+        return "enrich.velocity has no SpikeDetector"
+
+    def factory() -> Detector:
+        return _SpikeAdapter(cls(**options))
+
+    return factory
+
+
+def _option(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--stormwatch wants KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+
+
+def _row(name: str, corpus: Corpus, results: dict[str, list[float]], seconds: str) -> str:
+    tweets = corpus.select(SUBSET)
+    cells = []
+    for scope in (corpus, tweets):
+        for profile in PROFILES:
+            cells.append(f"{score_corpus(scope, results, corpus.profiles[profile])[1]:6.1f}")
+    return f"{name:<22}{' '.join(cells[:3])}   {' '.join(cells[3:])}   {seconds:>8}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NAB tree")
+    parser.add_argument(
+        "--stormwatch",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keyword argument for enrich.velocity.SpikeDetector (value read as JSON)",
+    )
+    args = parser.parse_args(argv)
+    options = dict(_option(text) for text in args.stormwatch)
+    corpus = load_corpus(args.data)
+    tweets = corpus.select(SUBSET)
+    print(
+        f"NAB copy {args.data}: {len(corpus.files)} files, {corpus.window_count} windows; "
+        f"{SUBSET}: {len(tweets.files)} files, {tweets.window_count} windows"
+    )
+    print("normalised score: 0 = never fires, 100 = first row of every window, no FP;")
+    print(f"threshold optimised per profile on the whole copy, and again on {SUBSET} alone\n")
+    print(f"{'detector':<22}{'whole copy':^20}   {SUBSET + ' only':^20}   {'run s':>8}")
+    print(f"{'':<22}{'  std  lowFP  lowFN':<20}   {'  std  lowFP  lowFN':<20}")
+    print(_row("null", corpus, null_results(corpus), "-"))
+
+    detectors: list[tuple[str, DetectorFactory | str]] = [
+        ("Windowed Gaussian", WindowedGaussian),
+        ("stormwatch detector", stormwatch_factory(**options)),
+    ]
+    for name, factory in detectors:
+        if isinstance(factory, str):
+            print(f"{name}: unavailable ({factory})")
+            continue
+        start = time.perf_counter()
+        try:
+            results = run_detector(corpus, factory)
+        except Exception as exc:  # a half-built detector must not hide the other rows
+            print(f"{name}: unavailable ({type(exc).__name__}: {exc})")
+            continue
+        print(_row(name, corpus, results, f"{time.perf_counter() - start:.1f}"))
+
+    print("\npublished (NAB's full 58-file corpus, not this copy):")
+    for name, std, low_fp, low_fn in PUBLISHED:
+        print(f"  {name:<20}{std:6.1f} {low_fp:6.1f} {low_fn:6.1f}")
+    print(f"\nmachine: {_machine()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

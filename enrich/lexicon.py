@@ -1,0 +1,207 @@
+"""The German sentiment lexicon (``lexicon_de.yaml``) and its scoring rules.
+
+`GermanLexicon.score` returns a compound score in [-1, 1]: the sum of the valences of the
+sentiment words and phrases found, after these rules, squashed by ``s / sqrt(s^2 + 15)``:
+
+* a negation (nicht, kein, nie, ohne, ...) flips and dampens (x -0.75) the nearest
+  sentiment word after it within three words of the same clause, failing that the nearest
+  one before it, since German often negates after the verb ("Das funktioniert nicht");
+* an intensifier or a downtoner (sehr, total, mega / etwas, eher) right before a sentiment
+  word multiplies it; a word in CAPITALS in a text that is not shouting counts 1.3 times;
+* after a contrast word (aber, jedoch) words count 1.5 times, before it half;
+* exclamation marks (up to four) add 0.25 each in the direction of the sum.
+
+`emoji_score` scores emoji and emoticons alone (any language).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+_TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_TOKEN = re.compile(r"[^\W\d_]+|[.!?;:,]", re.UNICODE)
+_ENDINGS = ("esten", "ester", "estes", "estem", "este", "en", "er", "es", "em", "e", "n", "s", "t")
+_NEGATION_DAMPING = -0.75
+_NEGATION_REACH = 3
+_BOOST_REACH = 2
+_CAPS = 1.3
+_ALPHA = 15.0
+
+
+def normalise(word: str) -> str:
+    """Lookup form: lower case, ä/ö/ü/ß written as ae/oe/ue/ss ("Schön" -> "schoen")."""
+    return word.lower().translate(_TRANSLIT)
+
+
+def squash(total: float) -> float:
+    """Map an unbounded sum of valences into [-1, 1]."""
+    return max(-1.0, min(1.0, total / math.sqrt(total * total + _ALPHA)))
+
+
+@dataclass
+class _Unit:
+    start: int
+    end: int
+    clause: int
+    valence: float
+
+
+@cache
+def load_german() -> GermanLexicon:
+    """The packaged lexicon, read once per process."""
+    text = resources.files("enrich").joinpath("lexicon_de.yaml").read_text(encoding="utf-8")
+    return GermanLexicon(yaml.safe_load(text))
+
+
+class GermanLexicon:
+    """Scores German text with a lexicon (see the module docstring); immutable once built."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        words: dict[str, float] = {}
+        for valence, entries in data["words"].items():
+            for word in _strings(entries, f"words[{valence}]"):
+                key = normalise(word)
+                if key in words and words[key] != float(valence):
+                    raise ValueError(f"lexicon: {word!r} is listed with two valences")
+                words[key] = float(valence)
+        self.words = words
+        self.phrases = {
+            tuple(normalise(w) for w in phrase.split()): float(v)
+            for phrase, v in data["phrases"].items()
+            if _strings([phrase], "phrases")
+        }
+        self._max_phrase = max((len(p) for p in self.phrases), default=1)
+        self.negations = frozenset(normalise(w) for w in _strings(data["negations"], "negations"))
+        self.intensifiers = {normalise(w): float(f) for w, f in data["intensifiers"].items()}
+        self.contrast = frozenset(normalise(w) for w in _strings(data["contrast"], "contrast"))
+        self.emoji = {str(e): float(v) for e, v in data["emoji"].items()}
+        self._emoji_re = re.compile(
+            "|".join(re.escape(e) for e in sorted(self.emoji, key=len, reverse=True))
+        )
+
+    def valence(self, word: str) -> float | None:
+        """The valence of a normalised word, trying it without a common ending."""
+        found = self.words.get(word)
+        if found is not None:
+            return found
+        for ending in _ENDINGS:
+            if word.endswith(ending) and len(word) - len(ending) >= 3:
+                found = self.words.get(word[: -len(ending)])
+                if found is not None:
+                    return found
+        return None
+
+    def emoji_sum(self, text: str) -> float:
+        return sum(self.emoji[m] for m in self._emoji_re.findall(text))
+
+    def emoji_score(self, text: str) -> float:
+        return squash(self.emoji_sum(text))
+
+    def score(self, text: str) -> float:
+        """Compound sentiment of a German text in [-1, 1] (0: nothing found)."""
+        raw = _TOKEN.findall(text)
+        words = [None if len(t) == 1 and not t.isalpha() else normalise(t) for t in raw]
+        clauses: list[int] = []
+        clause = 0
+        for w in words:
+            clause += w is None
+            clauses.append(clause)
+        units, negations, boosts, contrast = self._units(words, clauses)
+        shouting = text.isupper()
+        for unit in units:
+            token = raw[unit.start]
+            if not shouting and len(token) > 1 and token.isupper():
+                unit.valence *= _CAPS
+        for at, factor in boosts:
+            target = _first_after(units, at, clauses[at], _BOOST_REACH)
+            if target is not None:
+                target.valence *= factor
+        for at in negations:
+            target = _first_after(units, at, clauses[at], _NEGATION_REACH)
+            if target is None:
+                target = _last_before(units, at, clauses[at], _NEGATION_REACH)
+            if target is not None:
+                target.valence *= _NEGATION_DAMPING
+        if contrast is not None:
+            for unit in units:
+                unit.valence *= 0.5 if unit.start < contrast else 1.5
+        total = sum(u.valence for u in units)
+        if total:
+            total += math.copysign(0.25 * min(text.count("!"), 4), total)
+        return squash(total + self.emoji_sum(text))
+
+    def _units(
+        self, words: list[str | None], clauses: list[int]
+    ) -> tuple[list[_Unit], list[int], list[tuple[int, float]], int | None]:
+        units: list[_Unit] = []
+        negations: list[int] = []
+        boosts: list[tuple[int, float]] = []
+        contrast: int | None = None
+        i = 0
+        while i < len(words):
+            word = words[i]
+            if word is None:
+                i += 1
+                continue
+            phrase = self._phrase_at(words, i)
+            if phrase is not None:
+                length, value = phrase
+                units.append(_Unit(i, i + length, clauses[i], value))
+                i += length
+                continue
+            if word in self.negations:
+                negations.append(i)
+            elif word in self.contrast:
+                contrast = i
+            elif word in self.intensifiers and self._is_sentiment(words, i + 1):
+                boosts.append((i, self.intensifiers[word]))
+            else:
+                found = self.valence(word)
+                if found is not None:
+                    units.append(_Unit(i, i + 1, clauses[i], found))
+            i += 1
+        return units, negations, boosts, contrast
+
+    def _phrase_at(self, words: list[str | None], i: int) -> tuple[int, float] | None:
+        for length in range(min(self._max_phrase, len(words) - i), 1, -1):
+            value = self.phrases.get(tuple(words[i : i + length]))  # type: ignore[arg-type]
+            if value is not None:
+                return length, value
+        return None
+
+    def _is_sentiment(self, words: list[str | None], i: int) -> bool:
+        if i >= len(words) or words[i] is None:
+            return False
+        word = words[i]
+        assert word is not None
+        return self.valence(word) is not None or self._phrase_at(words, i) is not None
+
+
+def _first_after(units: list[_Unit], at: int, clause: int, reach: int) -> _Unit | None:
+    for unit in units:
+        if at < unit.start <= at + reach and unit.clause == clause:
+            return unit
+    return None
+
+
+def _last_before(units: list[_Unit], at: int, clause: int, reach: int) -> _Unit | None:
+    found = None
+    for unit in units:
+        if at - reach <= unit.end - 1 < at and unit.clause == clause:
+            found = unit
+    return found
+
+
+def _strings(entries: Any, where: str) -> list[str]:
+    # YAML reads some bare words as booleans or numbers; the lexicon must be all text
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise ValueError(f"lexicon: {where} must be a list of words")
+    return entries

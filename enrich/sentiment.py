@@ -1,0 +1,241 @@
+"""Sentiment scorers: a transformers model when one is configured, else a lexicon.
+
+Every scorer keeps the `SentimentScorer` contract: ``score(texts, languages)`` returns one
+`SentimentResult` per text, in order, with a label and a score in [-1, 1] (negative to
+positive). Results depend only on the text (and its language for the lexicon): the same
+batch scores the same every time.
+
+`load_scorer` never downloads anything: a model is read from a local directory or the
+local Hugging Face cache, and ``transformers``/``torch`` are imported only then (they are
+the optional ``stormwatch[transformers]`` extra).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
+
+from core.records import Sentiment
+from enrich.lexicon import GermanLexicon, load_german
+from enrich.settings import EnrichSettings
+
+log = logging.getLogger(__name__)
+
+
+class SentimentResult(NamedTuple):
+    label: Sentiment
+    score: float
+    """P(positive) - P(negative) for a model; the compound score for the lexicon."""
+
+
+class SentimentScorer(Protocol):
+    name: str
+    """What scores: ``lexicon`` or the model's name or path (for logs and `stormwatch check`)."""
+
+    def score(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> list[SentimentResult]:
+        """One result per text, in order; ``languages`` (ISO codes, ``und``) may guide it."""
+        ...
+
+
+def label_for(score: float, neutral: float) -> Sentiment:
+    """Positive above ``neutral``, negative below ``-neutral``, else neutral."""
+    if score > neutral:
+        return Sentiment.POSITIVE
+    if score < -neutral:
+        return Sentiment.NEGATIVE
+    return Sentiment.NEUTRAL
+
+
+class LexiconScorer:
+    """English through VADER, German through the built-in lexicon (`enrich.lexicon`).
+
+    Routing by language: ``en`` -> VADER; ``de`` -> German; unknown (``und``/None) -> both,
+    keeping the stronger opinion; any other language -> emoji and emoticons only, since
+    neither lexicon knows its words (mostly neutral, honestly so).
+    """
+
+    name = "lexicon"
+
+    def __init__(self, neutral: float = 0.05, german: GermanLexicon | None = None) -> None:
+        from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]
+            SentimentIntensityAnalyzer,
+        )
+
+        self._vader = SentimentIntensityAnalyzer()
+        self._german = german or load_german()
+        self._neutral = neutral
+
+    def score(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> list[SentimentResult]:
+        langs: Sequence[str | None] = languages if languages is not None else [None] * len(texts)
+        if len(langs) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(langs)} languages")
+        out = []
+        for text, lang in zip(texts, langs, strict=True):
+            value = self.compound(text, lang)
+            out.append(SentimentResult(label_for(value, self._neutral), value))
+        return out
+
+    def compound(self, text: str, language: str | None) -> float:
+        if language == "en":
+            return self._english(text)
+        if language == "de":
+            return self._german.score(text)
+        if language in (None, "und"):
+            english, german = self._english(text), self._german.score(text)
+            return german if abs(german) > abs(english) else english
+        return self._german.emoji_score(text)
+
+    def _english(self, text: str) -> float:
+        return float(self._vader.polarity_scores(text)["compound"])
+
+
+_STARS = re.compile(r"^([1-5])\s*stars?$")
+_GENERIC = re.compile(r"^label_(\d+)$")
+_STAR_SENTIMENT = {
+    1: Sentiment.NEGATIVE,
+    2: Sentiment.NEGATIVE,
+    3: Sentiment.NEUTRAL,
+    4: Sentiment.POSITIVE,
+    5: Sentiment.POSITIVE,
+}
+
+
+def label_map(
+    id2label: Mapping[int, str], override: Mapping[str, Sentiment] | None = None
+) -> dict[str, Sentiment]:
+    """Model label -> sentiment, from ``override`` first, then by convention.
+
+    Conventions: names containing neg/neu/pos; ``LABEL_0..2`` (negative, neutral, positive)
+    and ``LABEL_0..1`` (negative, positive); ``1 star`` .. ``5 stars`` (1-2 negative,
+    3 neutral, 4-5 positive). Raises ValueError naming a label it cannot place, or when no
+    label is negative or none positive.
+    """
+    override = override or {}
+    folded = {k.lower(): v for k, v in override.items()}
+    n = len(id2label)
+    out: dict[str, Sentiment] = {}
+    for label in id2label.values():
+        low = label.lower().strip()
+        stars, generic = _STARS.match(low), _GENERIC.match(low)
+        if label in override or low in folded:
+            out[label] = override.get(label) or folded[low]
+        elif "neg" in low:
+            out[label] = Sentiment.NEGATIVE
+        elif "neu" in low:
+            out[label] = Sentiment.NEUTRAL
+        elif "pos" in low:
+            out[label] = Sentiment.POSITIVE
+        elif stars:
+            out[label] = _STAR_SENTIMENT[int(stars.group(1))]
+        elif generic and n in (2, 3) and int(generic.group(1)) < n:
+            order = (Sentiment.NEGATIVE, Sentiment.POSITIVE) if n == 2 else tuple(Sentiment)
+            out[label] = order[int(generic.group(1))]
+        else:
+            raise ValueError(
+                f"model label {label!r} is not negative, neutral or positive; "
+                "map it under enrich.labels"
+            )
+    values = set(out.values())
+    if Sentiment.NEGATIVE not in values or Sentiment.POSITIVE not in values:
+        raise ValueError(f"model labels {sorted(out)} have no negative or no positive class")
+    return out
+
+
+class TransformerScorer:
+    """A sequence-classification model through a transformers ``text-classification``
+    pipeline, read from disk only. Label = the class (negative/neutral/positive) with the
+    highest summed probability; score = P(positive) - P(negative).
+
+    Raises on construction when the model cannot be loaded (`load_scorer` catches that).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "cpu",
+        batch_size: int = 32,
+        max_length: int = 256,
+        labels: Mapping[str, Sentiment] | None = None,
+    ) -> None:
+        try:
+            from transformers import (
+                AutoModelForSequenceClassification,
+                AutoTokenizer,
+                pipeline,
+            )
+        except ImportError as exc:
+            raise RuntimeError(
+                f"transformers is not installed ({exc}); install stormwatch[transformers]"
+            ) from exc
+        tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
+        classifier = AutoModelForSequenceClassification.from_pretrained(
+            model, local_files_only=True
+        )
+        id2label: dict[int, str] = dict(classifier.config.id2label or {})
+        self._labels = label_map(id2label, labels)
+        self._pipe: Any = pipeline(
+            "text-classification",
+            model=classifier,
+            tokenizer=tokenizer,
+            device=device,
+            top_k=None,
+        )
+        self._batch_size = batch_size
+        self._max_length = max_length
+        self.name = model
+
+    def score(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> list[SentimentResult]:
+        if not texts:
+            return []
+        outputs = self._pipe(
+            list(texts),
+            batch_size=self._batch_size,
+            truncation=True,
+            max_length=self._max_length,
+        )
+        return [self._result(scores) for scores in outputs]
+
+    def _result(self, scores: list[dict[str, Any]]) -> SentimentResult:
+        totals = dict.fromkeys(Sentiment, 0.0)
+        for item in scores:
+            totals[self._labels[str(item["label"])]] += float(item["score"])
+        label = max(totals, key=lambda s: totals[s])
+        value = totals[Sentiment.POSITIVE] - totals[Sentiment.NEGATIVE]
+        return SentimentResult(label, max(-1.0, min(1.0, value)))
+
+
+def load_scorer(settings: EnrichSettings) -> SentimentScorer:
+    """The transformer scorer when ``settings.model`` is set and loads; otherwise the
+    lexicon scorer, after ONE warning saying why the model could not be used."""
+    if settings.model is None:
+        log.info("sentiment: no model configured, using the English/German lexicon")
+        return LexiconScorer(settings.lexicon_neutral)
+    try:
+        return TransformerScorer(
+            settings.model,
+            device=settings.device,
+            batch_size=settings.batch_size,
+            max_length=settings.max_length,
+            labels=settings.labels,
+        )
+    # Loading fails in library-specific ways (OSError for a missing model, ValueError
+    # for a bad config, ImportError, RuntimeError for a device...); each means "use the
+    # lexicon", and the reason goes into the one warning.
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [""])[0][:300]
+        log.warning(
+            "sentiment: model %r cannot be used (%s: %s); using the English/German lexicon",
+            settings.model,
+            type(exc).__name__,
+            reason,
+        )
+        return LexiconScorer(settings.lexicon_neutral)

@@ -1,0 +1,115 @@
+"""Settings of the ingest stage (the per-feed ones live in `core.watchlist.Feed`).
+
+YAML shape, under ``ingest:`` in the settings file (every key optional)::
+
+    ingest:
+      user_agent: "stormwatch-ingest/1 (+https://example.com/contact)"
+      concurrency: 8            # feeds fetched in parallel
+      first_poll_jitter: 30s    # spread the first polls after a start over this long
+      backoff:                  # after consecutive failures of one feed
+        initial: 1m
+        max: 1h
+        jitter: 0.2             # each wait is shortened by up to 20 %, at random
+      seen_retention: 30d       # how long an entry is remembered for dedup
+      health_window: 1h         # "items in the last ..." in the feed health
+      state_file: ingest.db     # under the state directory
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from core.config import Duration
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BackoffSettings(_Model):
+    """Jittered exponential backoff for a failing feed.
+
+    After the n-th consecutive failure the feed waits
+    ``min(cap, base * 2**(n-1))`` shortened by a random fraction up to ``jitter``, where
+    ``base = max(initial, interval)`` and ``cap = max(max, interval)``: a failing feed is
+    never polled more often than its interval, and never waits longer than ``max``
+    (or its interval, if that is longer).
+    """
+
+    initial: Duration = timedelta(minutes=1)
+    max: Duration = timedelta(hours=1)
+    jitter: float = Field(default=0.2, ge=0, le=1)
+    """Fraction of each wait taken off at random, so failing feeds do not retry in step."""
+
+    @field_validator("initial", "max")
+    @classmethod
+    def _positive(cls, v: timedelta) -> timedelta:
+        if v.total_seconds() <= 0:
+            raise ValueError("must be positive")
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max < self.initial:
+            raise ValueError("backoff.max must not be shorter than backoff.initial")
+        return self
+
+    def delay(self, failures: int, interval: timedelta, rng: random.Random) -> timedelta:
+        """How long to wait after ``failures`` (>= 1) consecutive failures."""
+        if failures < 1:
+            raise ValueError("delay() is for a feed that failed at least once")
+        base = max(self.initial, interval).total_seconds()
+        cap = max(self.max, interval).total_seconds()
+        # 2**n overflows float for huge n; the cap is reached long before 2**64 anyway.
+        raw = min(cap, base * 2 ** min(failures - 1, 64))
+        return timedelta(seconds=raw * (1 - self.jitter * rng.random()))
+
+
+class IngestSettings(_Model):
+    user_agent: str = Field(
+        default="stormwatch-ingest/1 (feed reader; brand monitoring)", min_length=1
+    )
+    """Sent with every request; put a contact URL or address in it for feed owners."""
+    concurrency: int = Field(default=8, ge=1, le=64)
+    """Feeds fetched in parallel (a slow feed occupies one slot until its timeout)."""
+    backoff: BackoffSettings = BackoffSettings()
+    first_poll_jitter: Duration = timedelta(seconds=30)
+    """The first poll of each feed after a start is at a random point in this span."""
+    seen_retention: Duration = timedelta(days=30)
+    """Entries are remembered this long for dedup; older entries in a feed are ignored."""
+    health_window: Duration = timedelta(hours=1)
+    """The span of `FeedHealth.items_recent`."""
+    state_file: str = "ingest.db"
+    """The SQLite file of seen entries, validators and health, under the state directory."""
+
+    @field_validator("first_poll_jitter")
+    @classmethod
+    def _not_negative(cls, v: timedelta) -> timedelta:
+        if v < timedelta(0):
+            raise ValueError("must not be negative")
+        return v
+
+    @field_validator("seen_retention", "health_window")
+    @classmethod
+    def _positive(cls, v: timedelta) -> timedelta:
+        if v.total_seconds() <= 0:
+            raise ValueError("must be positive")
+        return v
+
+    @field_validator("state_file")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        if not v or "/" in v or "\\" in v or v in {".", ".."}:
+            raise ValueError(f"{v!r}: a file name without directories, e.g. ingest.db")
+        return v
+
+    @field_validator("user_agent")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if "\n" in v or "\r" in v:
+            raise ValueError("must be one line")
+        return v

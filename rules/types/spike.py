@@ -1,0 +1,117 @@
+"""``spike``: the brand's mention velocity jumps against its baseline.
+
+The enrich stage puts `core.records.Velocity` on every mention (window count, EWMA
+baseline, z-score, Poisson surprise, ...). This rule judges the brand by its most recent
+reading (by event time): a reading is current for ``window``, so when mentions stop the
+spike ends with them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from core.records import EnrichedMention, Velocity
+from rules.types.base import (
+    Check,
+    MentionWindow,
+    PositiveDuration,
+    Reading,
+    Rule,
+    RuleState,
+    error,
+    latest_samples,
+)
+
+
+class SpikeRule(Rule):
+    """Fires when the latest velocity reading shows a spike: ``window_count >= min_count``
+    and the z-score and/or the surprise reach their minimum (``match``: any or all of the
+    minimums that are set)."""
+
+    type: Literal["spike"]
+    window: PositiveDuration = timedelta(minutes=15)
+    """How long a velocity reading stays current (and the span samples are taken from)."""
+    min_zscore: float | None = Field(default=3.0, gt=0)
+    """Standard deviations above the baseline (None: not checked)."""
+    min_surprise: float | None = Field(default=None, gt=0)
+    """-log10 of the chance of the window count under the baseline, e.g. 6 is one in a
+    million (None: not checked)."""
+    match: Literal["any", "all"] = "any"
+    """Whether any or all of the set minimums (min_zscore, min_surprise) must be reached."""
+    min_count: int = Field(default=5, ge=1)
+    """Mentions in the velocity window at least, so a quiet brand's 1 -> 3 is no spike."""
+
+    @model_validator(mode="after")
+    def _needs_a_minimum(self) -> Self:
+        if self.min_zscore is None and self.min_surprise is None:
+            raise error("a spike rule needs min_zscore or min_surprise (or both)")
+        return self
+
+    def is_spike(self, v: Velocity) -> bool:
+        checks = []
+        if self.min_zscore is not None:
+            checks.append(v.zscore >= self.min_zscore)
+        if self.min_surprise is not None:
+            checks.append(v.surprise >= self.min_surprise)
+        reached = any(checks) if self.match == "any" else all(checks)
+        return reached and v.window_count >= self.min_count
+
+    def new_state(self, brand: str, max_mentions: int) -> RuleState:
+        return SpikeState(self, brand, max_mentions)
+
+
+class SpikeState(RuleState):
+    def __init__(self, rule: SpikeRule, brand: str, max_mentions: int) -> None:
+        self._rule = rule
+        self._brand = brand
+        self._window = MentionWindow(rule.window, max_mentions)
+
+    def observe(self, mention: EnrichedMention, at: datetime, now: datetime) -> None:
+        if mention.velocity is not None:  # no reading, nothing to judge
+            self._window.add(mention, at, now)
+
+    def check(self, now: datetime) -> Check:
+        latest = self._window.latest(now)
+        if latest is None or latest.mention.velocity is None:
+            return Check(False)
+        if not self._rule.is_spike(latest.mention.velocity):
+            return Check(False)
+        return Check(True, latest.at + self._rule.window)
+
+    def read(self, now: datetime) -> Reading:
+        rule = self._rule
+        entries = self._window.entries(now)
+        v = entries[-1].mention.velocity if entries else None
+        if v is None:
+            return Reading(f"{self._brand}: no current velocity reading", {})
+        figures = {
+            "window_count": v.window_count,
+            "baseline": v.baseline,
+            "zscore": v.zscore,
+            "surprise": v.surprise,
+            "acceleration": v.acceleration,
+            "negative_share": v.negative_share,
+            "min_count": rule.min_count,
+        }
+        if rule.min_zscore is not None:
+            figures["min_zscore"] = rule.min_zscore
+        if rule.min_surprise is not None:
+            figures["min_surprise"] = rule.min_surprise
+        return Reading(
+            summary=(
+                f"{self._brand}: {v.window_count} mentions in the velocity window against "
+                f"{v.baseline:.1f} expected (z-score {v.zscore:.1f}, surprise {v.surprise:.1f})"
+            ),
+            figures=figures,
+            samples=latest_samples(entries),
+        )
+
+    def prune(self, now: datetime) -> None:
+        self._window.prune(now)
+
+    @property
+    def empty(self) -> bool:
+        return len(self._window) == 0

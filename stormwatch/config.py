@@ -1,0 +1,107 @@
+"""The whole configuration: core settings (bus, store) plus every stage's section, in one
+YAML file, validated at once with file, line and reason on any error.
+
+Example (``examples/stormwatch.yaml`` is a complete one)::
+
+    bus: {adapter: kafka, kafka: {bootstrap_servers: ["kafka:9092"]}}
+    store: {adapter: elasticsearch, elasticsearch: {hosts: ["http://es:9200"]}}
+    state_dir: /var/lib/stormwatch
+    watchlist: watchlist.yaml          # relative paths are relative to this file
+    rules: [rules/*.yaml]
+    enrich: {model: /models/twitter-xlm-roberta-sentiment}
+    alerting:
+      receivers:
+        oncall-slack: {type: slack, webhook_url: "${SLACK_WEBHOOK_URL}"}
+    dashboards: {host: 0.0.0.0, port: 8080, public_url: https://stormwatch.example.com}
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+from pydantic import Field
+
+from alerting.settings import AlertingSettings
+from core.config import ConfigError, parse_yaml, validate
+from core.settings import SETTINGS_ENV, Settings
+from core.watchlist import Watchlist, load_watchlist
+from dashboards.settings import DashboardSettings
+from enrich.settings import EnrichSettings
+from ingest.settings import IngestSettings
+from rules import RuleSet, load_rules
+
+
+class AppSettings(Settings):
+    state_dir: Path = Path(".stormwatch")
+    """Local state: ingest's dedup database, the embedded bus and store files by default."""
+    watchlist: Path | None = None
+    rules: tuple[str, ...] = Field(default=())
+    """Rule files or glob patterns."""
+    ingest: IngestSettings = IngestSettings()
+    enrich: EnrichSettings = EnrichSettings()
+    alerting: AlertingSettings = AlertingSettings()
+    dashboards: DashboardSettings = DashboardSettings()
+
+
+class App:
+    """Loaded, cross-checked configuration: settings, watchlist and rules."""
+
+    def __init__(
+        self, settings: AppSettings, watchlist: Watchlist, rules: RuleSet, source: str
+    ) -> None:
+        self.settings = settings
+        self.watchlist = watchlist
+        self.rules = rules
+        self.source = source
+
+
+def _resolve(base: Path, p: Path) -> Path:
+    return p if p.is_absolute() else base / p
+
+
+def load_app_settings(path: str | Path | None) -> tuple[AppSettings, Path]:
+    """The settings and the directory relative paths are resolved against."""
+    chosen = path or os.environ.get(SETTINGS_ENV)
+    if not chosen:
+        return AppSettings(), Path.cwd()
+    p = Path(chosen)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(p), None, "", f"cannot read: {exc.strerror}") from None
+    data, lines = parse_yaml(text, str(p))
+    return validate(AppSettings, data, str(p), lines), p.resolve().parent
+
+
+def rule_files(patterns: tuple[str, ...], base: Path, origin: str) -> list[Path]:
+    files: list[Path] = []
+    for pattern in patterns:
+        full = str(_resolve(base, Path(pattern)))
+        matches = sorted(glob.glob(full)) if glob.has_magic(full) else [full]
+        if not matches:
+            raise ConfigError(origin, None, "rules", f"{pattern!r} matches no file")
+        files.extend(Path(m) for m in matches)
+    return files
+
+
+def load_app(
+    path: str | Path | None,
+    default_watchlist: Path | None = None,
+    default_rules: tuple[Path, ...] = (),
+) -> App:
+    """Load settings, the watchlist and the rules, and check they fit together
+    (every receiver a rule names exists; every brand a rule names is watched)."""
+    settings, base = load_app_settings(path)
+    origin = str(path or os.environ.get(SETTINGS_ENV) or "settings")
+    wl_path = _resolve(base, settings.watchlist) if settings.watchlist else default_watchlist
+    if wl_path is None:
+        raise ConfigError(origin, None, "watchlist", "no watchlist file is configured")
+    watchlist = load_watchlist(wl_path)
+    files = rule_files(settings.rules, base, origin) if settings.rules else list(default_rules)
+    ruleset = load_rules(files)
+    ruleset.check_receivers(set(settings.alerting.receivers))
+    ruleset.check_brands({b.id for b in watchlist.brands})
+    resolved = settings.model_copy(update={"state_dir": _resolve(base, settings.state_dir)})
+    return App(resolved, watchlist, ruleset, origin)

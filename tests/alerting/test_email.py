@@ -1,0 +1,159 @@
+"""E-mail to a real local SMTP server (aiosmtpd): MIME, AUTH, STARTTLS, SMTPS, failures."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from alerting import render
+from alerting.notifiers.base import DeliveryError, Notification
+from alerting.notifiers.email import EmailNotifier
+from alerting.settings import EmailReceiver
+
+from .helpers import PASSWORD, T0, USER, Mailbox, free_port, make_alert, resolved_of
+
+TO = ("comms@example.com", "oncall@example.com")
+
+
+def mailer(port: int, **kw: Any) -> EmailNotifier:
+    settings = EmailReceiver.model_validate(
+        {
+            "host": "127.0.0.1",
+            "port": port,
+            "starttls": False,
+            "from_addr": "stormwatch@example.com",
+            "to": TO,
+            **kw,
+        }
+    )
+    return EmailNotifier("comms", settings, httpx.Client())
+
+
+def note(alert: Any = None) -> Notification:
+    alert = alert or make_alert(summary="Acme <boycott> & outrage")
+    search = render.search_link("http://127.0.0.1:8080/?brand={brand}", alert)
+    return Notification(alert, "comms", T0, search)
+
+
+def parse(mailbox: Mailbox) -> EmailMessage:
+    [envelope] = mailbox.messages
+    msg = email.message_from_bytes(envelope.original_content or b"", policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def test_multipart_text_and_html_with_subject_and_recipients(smtp_server: Mailbox) -> None:
+    mailer(smtp_server.port).send(note())
+    [envelope] = smtp_server.messages
+    assert envelope.mail_from == "stormwatch@example.com"
+    assert envelope.rcpt_tos == list(TO)
+    msg = parse(smtp_server)
+    assert msg.get_content_type() == "multipart/alternative"
+    assert msg["Subject"] == (
+        "[stormwatch] CRITICAL · acme · negative-spike: Acme <boycott> & outrage"
+    )
+    assert msg["To"] == ", ".join(TO)
+    plain = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    assert plain is not None and html is not None
+    text, markup = plain.get_content(), html.get_content()
+    assert "Acme <boycott> & outrage" in text  # plain text is not escaped
+    assert "Acme &lt;boycott&gt; &amp; outrage" in markup  # HTML is autoescaped
+    assert "https://news.example.com/acme/0" in text
+    assert '<a href="https://news.example.com/acme/0">' in markup
+    assert "http://127.0.0.1:8080/?brand=acme" in text and "window count: 42" in text
+    assert smtp_server.logins == []  # no AUTH configured, none attempted
+
+
+def test_resolved_mail_threads_under_the_firing(smtp_server: Mailbox) -> None:
+    firing = make_alert()
+    notifier = mailer(smtp_server.port)
+    notifier.send(note(firing))
+    notifier.send(note(resolved_of(firing)))
+    first, second = (
+        email.message_from_bytes(e.original_content or b"", policy=email.policy.default)
+        for e in smtp_server.messages
+    )
+    assert second["In-Reply-To"] == first["Message-ID"]
+    assert second["Subject"].startswith("[stormwatch] RESOLVED · acme")
+
+
+def test_auth_over_plain_smtp(smtp_server: Mailbox) -> None:
+    mailer(smtp_server.port, username=USER, password=PASSWORD).send(note())
+    assert smtp_server.logins and smtp_server.logins[0][0] == USER
+    assert len(smtp_server.messages) == 1
+
+
+def test_wrong_password_is_not_retryable_and_not_shown(
+    smtp_server: Mailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(DeliveryError) as err:
+        mailer(smtp_server.port, username=USER, password="wr0ng-pa55word").send(note())
+    assert not err.value.retryable
+    assert "authentication failed: 535" in str(err.value)
+    assert "wr0ng-pa55word" not in str(err.value) and "wr0ng-pa55word" not in caplog.text
+    assert smtp_server.messages == []
+
+
+def test_starttls_then_auth(smtp_starttls_server: Mailbox, tls_files: tuple[Path, Path]) -> None:
+    notifier = mailer(
+        smtp_starttls_server.port,
+        starttls=True,
+        ca_file=str(tls_files[0]),
+        username=USER,
+        password=PASSWORD,
+    )
+    notifier.send(note())
+    assert smtp_starttls_server.logins[0][0] == USER
+    assert len(smtp_starttls_server.messages) == 1
+
+
+def test_server_requiring_starttls_refuses_plain(smtp_starttls_server: Mailbox) -> None:
+    with pytest.raises(DeliveryError) as err:
+        mailer(smtp_starttls_server.port, starttls=False).send(note())
+    assert not err.value.retryable  # 530 Must issue a STARTTLS command first
+    assert "530" in str(err.value)
+
+
+def test_untrusted_certificate_is_not_retryable(smtp_starttls_server: Mailbox) -> None:
+    with pytest.raises(DeliveryError) as err:
+        mailer(smtp_starttls_server.port, starttls=True).send(note())  # system CAs only
+    assert not err.value.retryable
+    assert "TLS certificate not trusted" in str(err.value)
+
+
+def test_implicit_tls(smtps_server: Mailbox, tls_files: tuple[Path, Path]) -> None:
+    mailer(
+        smtps_server.port, ssl=True, ca_file=str(tls_files[0]), username=USER, password=PASSWORD
+    ).send(note())
+    assert len(smtps_server.messages) == 1 and smtps_server.logins[0][0] == USER
+
+
+@pytest.mark.parametrize(
+    ("reply", "retryable"), [("550 no such user", False), ("450 mailbox busy", True)]
+)
+def test_refused_recipients(smtp_server: Mailbox, reply: str, retryable: bool) -> None:
+    smtp_server.reject_rcpt = reply
+    with pytest.raises(DeliveryError) as err:
+        mailer(smtp_server.port).send(note())
+    assert err.value.retryable is retryable
+    assert "refused every recipient" in str(err.value) and reply[:3] in str(err.value)
+
+
+def test_unreachable_smtp_is_retryable_with_a_clear_error(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    port = free_port()
+    with pytest.raises(DeliveryError) as err:
+        mailer(port, username=USER, password=PASSWORD).send(note())
+    assert err.value.retryable
+    assert str(err.value).startswith(f"email receiver 'comms': cannot reach 127.0.0.1:{port}")
+    assert "ConnectionRefusedError" in str(err.value)
+    assert PASSWORD not in str(err.value) and PASSWORD not in caplog.text

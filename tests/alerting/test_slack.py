@@ -1,0 +1,138 @@
+"""Slack to a real local HTTP receiver: the Block Kit payload, status codes, secrecy."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from alerting import render
+from alerting.notifiers.base import DeliveryError, Notification
+from alerting.notifiers.slack import SlackNotifier
+from alerting.settings import SlackReceiver
+from core.records import Alert
+
+from .helpers import T0, HttpReceiver, free_port, make_alert, resolved_of
+
+TOKEN_PATH = "/services/T0TEAM/B0HOOK/xoxSecretToken123"
+SEARCH = "http://127.0.0.1:8080/?brand={brand}&since={since}"
+
+
+def slack(url: str, http: httpx.Client, **kw: object) -> SlackNotifier:
+    return SlackNotifier("oncall", SlackReceiver.model_validate({"webhook_url": url, **kw}), http)
+
+
+def note(alert: Alert) -> Notification:
+    return Notification(alert, "oncall", T0, render.search_link(SEARCH, alert))
+
+
+def test_firing_payload_is_block_kit(http_receiver: HttpReceiver, http: httpx.Client) -> None:
+    alert = make_alert(samples=7, summary="Acme <boycott> & outrage")
+    slack(http_receiver.url(TOKEN_PATH), http, channel="#crisis", username="stormwatch").send(
+        note(alert)
+    )
+
+    [req] = http_receiver.requests
+    assert req.path == TOKEN_PATH
+    assert req.headers["Content-Type"] == "application/json"
+    body = req.json()
+    assert body["channel"] == "#crisis" and body["username"] == "stormwatch"
+    assert body["text"].startswith("CRITICAL · acme · negative-spike")
+    blocks = body["blocks"]
+    header = blocks[0]
+    assert header["type"] == "header" and header["text"]["type"] == "plain_text"
+    assert "CRITICAL" in header["text"]["text"] and "acme" in header["text"]["text"]
+    assert blocks[1]["text"]["text"] == "Acme &lt;boycott&gt; &amp; outrage"  # mrkdwn-escaped
+    fields = [f["text"] for f in blocks[2]["fields"]]
+    assert fields[:2] == ["*Severity*\nCRITICAL", "*Brand*\nacme"]
+    assert "*window count*\n42" in fields and "*baseline*\n8.50" in fields
+    samples = blocks[3]["text"]["text"]
+    assert samples.startswith("*Sample mentions*")
+    links = [line for line in samples.splitlines() if line.startswith("•")]
+    assert len(links) == 5  # at most five of the seven
+    assert "<https://news.example.com/acme/0|Acme outage day 0>" in links[0]
+    [button] = blocks[4]["elements"]
+    assert button["type"] == "button"
+    assert button["url"] == "http://127.0.0.1:8080/?brand=acme&since=2026-03-01T08%3A54%3A00Z"
+    assert blocks[-1]["type"] == "context"
+
+
+def test_resolved_renders_differently(http_receiver: HttpReceiver, http: httpx.Client) -> None:
+    alert = resolved_of(make_alert(), after=timedelta(hours=1, minutes=20))
+    slack(http_receiver.url(TOKEN_PATH), http).send(note(alert))
+    blocks = http_receiver.requests[0].json()["blocks"]
+    assert blocks[0]["text"]["text"].startswith(":white_check_mark: RESOLVED")
+    fields = [f["text"] for f in blocks[2]["fields"]]
+    assert "*Lasted*\n1h 20m" in fields
+    assert not any("Sample mentions" in b.get("text", {}).get("text", "") for b in blocks)
+    assert "style" not in blocks[3]["elements"][0]  # no red button for good news
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "retryable"),
+    [
+        (400, "invalid_payload", False),
+        (403, "invalid_token", False),
+        (404, "no_service", False),
+        (410, "channel_is_archived", False),
+        (429, "rate_limited", True),
+        (500, "internal_error", True),
+        (503, "", True),
+    ],
+)
+def test_status_codes_decide_retryable(
+    http_receiver: HttpReceiver, http: httpx.Client, status: int, body: str, retryable: bool
+) -> None:
+    http_receiver.reply(status, body)
+    with pytest.raises(DeliveryError) as err:
+        slack(http_receiver.url(TOKEN_PATH), http).send(note(make_alert()))
+    assert err.value.retryable is retryable
+    assert f"HTTP {status}" in str(err.value)
+    assert body in str(err.value)
+    assert TOKEN_PATH not in str(err.value)
+
+
+def test_retry_after_is_passed_on(http_receiver: HttpReceiver, http: httpx.Client) -> None:
+    http_receiver.reply(429, "rate_limited", {"Retry-After": "30"})
+    with pytest.raises(DeliveryError) as err:
+        slack(http_receiver.url(TOKEN_PATH), http).send(note(make_alert()))
+    assert err.value.retryable and err.value.retry_after == 30.0
+
+
+def test_unreachable_is_retryable_with_a_clear_error_and_no_secret(
+    http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}{TOKEN_PATH}"
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(DeliveryError) as err:
+        slack(url, http).send(note(make_alert()))
+    message = str(err.value)
+    assert err.value.retryable
+    assert message.startswith("slack receiver 'oncall': cannot reach 127.0.0.1:")
+    assert "ConnectError" in message
+    assert TOKEN_PATH not in message and "xoxSecretToken123" not in message
+    assert "xoxSecretToken123" not in caplog.text
+
+
+def test_the_webhook_url_never_reaches_the_logs(
+    http_receiver: HttpReceiver, http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # httpx logs every request URL at INFO; for Slack the URL is the credential.
+    caplog.set_level(logging.DEBUG)
+    slack(http_receiver.url(TOKEN_PATH), http).send(note(make_alert()))
+    assert http_receiver.requests  # it was sent
+    assert "HTTP Request: POST" in caplog.text  # and httpx did log it ...
+    assert "xoxSecretToken123" not in caplog.text  # ... masked
+
+
+def test_timeout_is_retryable() -> None:
+    def hang(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    client = httpx.Client(transport=httpx.MockTransport(hang))
+    with pytest.raises(DeliveryError) as err:
+        slack("https://hooks.slack.com" + TOKEN_PATH, client).send(note(make_alert()))
+    assert err.value.retryable
+    assert "no answer from hooks.slack.com within 10s" in str(err.value)

@@ -1,0 +1,367 @@
+"""NAB scoring: hand-worked cases, the threshold sweep, baselines on the real copy, and the
+Windowed Gaussian detector.
+
+Arithmetic used in the comments: scaled_sigmoid(y) = 2 / (1 + e^(5y)) - 1 = tanh(-2.5 y),
+so a window's first row earns tp, and the TP scale is scaled_sigmoid(-1) = tanh(2.5).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import types
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+# `bench` is not an installed package; until pytest's `pythonpath = ["."]` is set, the repo
+# root has to be put on the path by hand.
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench import spikes  # noqa: E402
+from bench.nab import (  # noqa: E402
+    Corpus,
+    DataFile,
+    Profile,
+    WindowedGaussian,
+    load_corpus,
+    null_results,
+    perfect_results,
+    probation_rows,
+    run_detector,
+    scaled_sigmoid,
+    score_at_threshold,
+    score_corpus,
+    window_rows,
+)
+
+NAB_DATA = REPO.parent / "shared" / "data" / "nab"
+STANDARD = Profile("standard", tp=1.0, fp=0.11, fn=1.0)
+LOW_FN = Profile("reward_low_FN_rate", tp=1.0, fp=0.11, fn=2.0)
+T0 = datetime(2015, 3, 1)
+
+
+def one_file(n: int, windows: list[tuple[int, int]]) -> Corpus:
+    stamps = tuple(T0 + timedelta(minutes=5 * i) for i in range(n))
+    f = DataFile("cat/f.csv", stamps, (0.0,) * n, tuple(windows))
+    return Corpus({f.name: f}, {STANDARD.name: STANDARD, LOW_FN.name: LOW_FN})
+
+
+def detections(n: int, scores: dict[int, float]) -> dict[str, list[float]]:
+    return {"cat/f.csv": [scores.get(i, 0.0) for i in range(n)]}
+
+
+# ---------------------------------------------------------------- hand-worked cases
+
+
+def test_hand_case_standard_profile() -> None:
+    # 60 rows; probation = floor(0.15 * 60) = 9, so rows 0..8 are not scored.
+    # One window, rows 20..29 (W = 10). Detections (score 1.0):
+    #   row  3: in probation                            ->  0
+    #   row 12: before any window: -1 * fp               -> -0.11
+    #   row 20: window start, y = -(29-20+1)/10 = -1     -> +1.0 (tp)
+    #   row 25: y = -0.5, later than row 20              ->  0 (only the earliest counts)
+    #   row 30: y = (30-29)/(10-1) = 1/9: fp*tanh(-2.5/9) -> -0.11 * tanh(5/18) ~ -0.0298
+    #   row 59: y = 30/9 > 3: -1 * fp                    -> -0.11
+    # raw = 1 - 0.11 - 0.11 - 0.11 * tanh(5/18) ~ 0.7502
+    # null = -1 (one missed window), perfect = +1 -> normalised = 100 * (raw + 1) / 2 ~ 87.51
+    corpus = one_file(60, [(20, 29)])
+    results = detections(60, {3: 1.0, 12: 1.0, 20: 1.0, 25: 1.0, 30: 1.0, 59: 1.0})
+    raw = 1.0 - 0.11 - 0.11 - 0.11 * math.tanh(5 / 18)
+    got = score_corpus(corpus, results, STANDARD)
+    assert got.raw == pytest.approx(raw, abs=1e-12)
+    assert got.normalized == pytest.approx(100 * (raw + 1) / 2, abs=1e-9)
+    assert got.threshold == 1.0
+
+
+def test_hand_case_two_windows_low_fn_profile() -> None:
+    # 60 rows, probation 9; windows rows 20..29 (W = 10) and 40..44 (W = 5); fn = 2.
+    #   row 27: y = -(29-27+1)/10 = -0.3 -> tanh(0.75) / tanh(2.5) ~ 0.6437
+    #   row 33: after window 1, y = (33-29)/9 = 4/9 -> 0.11 * tanh(-10/9) ~ -0.0884
+    #   window 2 missed                                -> -2
+    #   row 50: after window 2, y = (50-44)/(5-1) = 1.5 -> 0.11 * tanh(-3.75) ~ -0.1099
+    # raw ~ -1.5546; null = -2 * 2 = -4, perfect = 2 -> normalised = 100 * (raw + 4) / 6 ~ 40.76
+    corpus = one_file(60, [(20, 29), (40, 44)])
+    results = detections(60, {27: 1.0, 33: 1.0, 50: 1.0})
+    raw = math.tanh(0.75) / math.tanh(2.5) - 0.11 * math.tanh(10 / 9) - 2 - 0.11 * math.tanh(3.75)
+    got = score_at_threshold(corpus, results, LOW_FN, 1.0)
+    assert got.raw == pytest.approx(raw, abs=1e-12)
+    assert got.normalized == pytest.approx(100 * (raw + 4) / 6, abs=1e-9)
+    assert score_corpus(corpus, results, LOW_FN) == pytest.approx(got)
+
+
+def test_scaled_sigmoid_landmarks() -> None:
+    assert scaled_sigmoid(0.0) == 0.0
+    assert scaled_sigmoid(-1.0) == pytest.approx(math.tanh(2.5))
+    # Beyond the right edge the curve runs on down to y = 3, then is clamped to -1.
+    assert scaled_sigmoid(2.5) == pytest.approx(-math.tanh(6.25), abs=1e-12)
+    assert scaled_sigmoid(3.0) == pytest.approx(-math.tanh(7.5), abs=1e-12)
+    assert scaled_sigmoid(3.0001) == -1.0
+
+
+# ---------------------------------------------------------------- rules of the scorer
+
+
+def test_probation_formula_and_exclusion() -> None:
+    assert [probation_rows(n) for n in (40, 60, 4032, 5000, 5001, 15902)] == [
+        6,
+        9,
+        604,
+        750,
+        750,
+        750,
+    ]
+    corpus = one_file(60, [(20, 29)])
+    # A detection only at row 5 (probation) changes nothing: the null score stays.
+    only_probation = score_at_threshold(corpus, detections(60, {5: 1.0}), STANDARD, 1.0)
+    assert only_probation.raw == -1.0
+    # The same detection at row 9 (first scored row, before the window) costs fp.
+    first_scored = score_at_threshold(corpus, detections(60, {9: 1.0}), STANDARD, 1.0)
+    assert first_scored.raw == pytest.approx(-1.11)
+
+
+def test_window_wholly_in_probation_is_not_scored() -> None:
+    # 200 rows -> probation 30; window 5..10 lies inside it, window 100..119 does not.
+    corpus = one_file(200, [(5, 10), (100, 119)])
+    assert score_corpus(corpus, null_results(corpus), STANDARD).raw == -1.0
+    assert score_corpus(corpus, perfect_results(corpus), STANDARD).normalized == 100.0
+
+
+def test_only_earliest_detection_in_a_window_counts() -> None:
+    corpus = one_file(60, [(20, 29)])
+    # Row 22 (score 0.6) precedes row 25 (score 1.0): at threshold 0.6 the window earns
+    # row 22's credit, y = -(29-22+1)/10 = -0.8 -> tanh(2) / tanh(2.5).
+    both = score_at_threshold(corpus, detections(60, {22: 0.6, 25: 1.0}), STANDARD, 0.6)
+    assert both.raw == pytest.approx(math.tanh(2.0) / math.tanh(2.5))
+    # Row 25 alone earns less: y = -0.5 -> tanh(1.25) / tanh(2.5).
+    late = score_at_threshold(corpus, detections(60, {25: 1.0}), STANDARD, 0.6)
+    assert late.raw == pytest.approx(math.tanh(1.25) / math.tanh(2.5))
+    # More detections later in the same window add nothing.
+    many = detections(60, {22: 1.0, 23: 1.0, 27: 1.0, 29: 1.0})
+    assert score_at_threshold(corpus, many, STANDARD, 1.0).raw == pytest.approx(both.raw)
+
+
+def test_sweep_picks_the_optimal_threshold() -> None:
+    # Window 40..49. Rows 10, 11 at 0.95 (-0.11 each, no earlier window); row 40 (window
+    # start, +1) at 0.9; rows 52..59 at 0.3 (FPs 3..10 rows past a 10-row window).
+    #   threshold inf: -1;  0.95: -1 - 0.22 = -1.22;  0.9: 1 - 0.22 = 0.78;
+    #   0.3: 0.78 + sum_k 0.11 * tanh(-2.5 k / 9), k = 3..10 ~ 0.78 - 0.70 = 0.08;  0: worse.
+    corpus = one_file(60, [(40, 49)])
+    scores = {10: 0.95, 11: 0.95, 40: 0.9} | {i: 0.3 for i in range(52, 60)}
+    got = score_corpus(corpus, detections(60, scores), STANDARD)
+    assert got.threshold == 0.9
+    assert got.raw == pytest.approx(0.78)
+    at_03 = 0.78 + sum(0.11 * math.tanh(-2.5 * k / 9) for k in range(3, 11))
+    assert score_at_threshold(corpus, detections(60, scores), STANDARD, 0.3).raw == (
+        pytest.approx(at_03)
+    )
+
+
+def test_sweep_ties_keep_the_higher_threshold() -> None:
+    # Row 20 at 0.9 opens the window; row 25 at 0.8 adds nothing, so 0.9 and 0.8 tie.
+    corpus = one_file(60, [(20, 29)])
+    got = score_corpus(corpus, detections(60, {20: 0.9, 25: 0.8}), STANDARD)
+    assert (got.raw, got.threshold) == (1.0, 0.9)
+
+
+def test_never_firing_wins_when_every_detection_hurts() -> None:
+    corpus = one_file(60, [(20, 29)])
+    got = score_corpus(corpus, detections(60, {12: 0.7, 40: 0.5}), STANDARD)
+    assert (got.raw, got.normalized, got.threshold) == (-1.0, 0.0, math.inf)
+
+
+def test_incremental_sweep_matches_rescoring_every_threshold() -> None:
+    rng = random.Random(7)
+    corpus = one_file(300, [(60, 89), (150, 154), (200, 259)])
+    for profile in (STANDARD, LOW_FN):
+        for _ in range(20):
+            results = detections(300, {i: round(rng.random(), 2) for i in range(300)})
+            candidates = {math.inf, *results["cat/f.csv"]}
+            by_rescoring = max(
+                score_at_threshold(corpus, results, profile, t).raw for t in candidates
+            )
+            assert score_corpus(corpus, results, profile).raw == pytest.approx(by_rescoring)
+
+
+def test_scores_outside_unit_interval_are_refused() -> None:
+    corpus = one_file(60, [(20, 29)])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        score_corpus(corpus, detections(60, {30: 1.5}), STANDARD)
+    with pytest.raises(ValueError, match="59 scores for 60 rows"):
+        score_corpus(corpus, {"cat/f.csv": [0.0] * 59}, STANDARD)
+
+
+def test_window_rows_maps_limits_to_inclusive_rows() -> None:
+    stamps = [T0 + timedelta(minutes=5 * i) for i in range(10)]
+    exact = (stamps[2], stamps[4])
+    between = (T0 + timedelta(minutes=27), T0 + timedelta(minutes=41))  # rows 6..8
+    assert window_rows(stamps, [exact, between]) == ((2, 4), (6, 8))
+    with pytest.raises(ValueError, match="holds no row"):
+        window_rows(stamps, [(T0 + timedelta(minutes=1), T0 + timedelta(minutes=2))])
+    with pytest.raises(ValueError, match="overlaps"):
+        window_rows(stamps, [(stamps[2], stamps[5]), (stamps[4], stamps[6])])
+
+
+# ---------------------------------------------------------------- the real NAB copy
+
+
+@pytest.fixture(scope="module")
+def nab() -> Corpus:
+    return load_corpus(NAB_DATA)
+
+
+def test_real_copy_loads_with_exact_window_limits(nab: Corpus) -> None:
+    labels = json.loads((NAB_DATA / "labels" / "combined_windows.json").read_text())
+    assert len(nab.files) == 53
+    assert nab.window_count == sum(len(w) for w in labels.values())
+    for name, f in nab.files.items():
+        spans = [(f.timestamps[a], f.timestamps[b]) for a, b in f.windows]
+        want = [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in labels[name]]
+        assert spans == want, name
+
+
+@pytest.mark.parametrize("category", [None, "realTweets"])
+def test_null_is_0_and_perfect_is_100_on_the_real_copy(nab: Corpus, category: str | None) -> None:
+    corpus = nab if category is None else nab.select(category)
+    for profile in nab.profiles.values():
+        assert score_corpus(corpus, null_results(corpus), profile).normalized == 0.0
+        assert score_corpus(corpus, perfect_results(corpus), profile).normalized == (
+            pytest.approx(100.0, abs=1e-9)
+        )
+
+
+def test_windowed_gaussian_scores_real_tweets_in_unit_interval(nab: Corpus) -> None:
+    tweets = nab.select("realTweets")
+    results = run_detector(tweets, WindowedGaussian)
+    for scores in results.values():
+        assert scores[0] == 0.0
+        assert all(0.5 <= s <= 1.0 for s in scores[1:])
+
+
+# ---------------------------------------------------------------- detectors
+
+
+def _reference_gaussian(values: list[float], window: int, step: int) -> list[float]:
+    """NAB's semantics written out naively: refit on each value while the window grows,
+    then on every `step`-th value once it is full; the window holds the newest values."""
+    out: list[float] = []
+    fitted: list[float] = []
+    for i, x in enumerate(values):
+        if not fitted:
+            out.append(0.0)
+        else:
+            mean = sum(fitted) / len(fitted)
+            std = math.sqrt(sum((v - mean) ** 2 for v in fitted) / len(fitted)) or 1e-6
+            out.append(1.0 - 0.5 * math.erfc(abs(x - mean) / std / math.sqrt(2)))
+        seen = values[: i + 1]
+        if len(seen) <= window:
+            fitted = seen
+        elif (len(seen) - window) % step == 0:
+            fitted = seen[-window:]
+    return out
+
+
+def test_windowed_gaussian_follows_nab_semantics() -> None:
+    rng = random.Random(3)
+    values = [rng.gauss(10, 2) for _ in range(60)] + [5.0] * 10 + [40.0]
+    detector = WindowedGaussian(window=8, step=3)
+    got = [detector.update(v, T0) for v in values]
+    assert got == pytest.approx(_reference_gaussian(values, 8, 3), abs=1e-12)
+
+
+def test_windowed_gaussian_has_no_look_ahead() -> None:
+    rng = random.Random(5)
+    base = [rng.gauss(100, 15) for _ in range(200)]
+    for cut in (1, 7, 50, 133):
+        changed = base[:cut] + [rng.gauss(500, 50) for _ in range(200 - cut)]
+        a, b = WindowedGaussian(window=20, step=5), WindowedGaussian(window=20, step=5)
+        first = [a.update(v, T0) for v in base]
+        second = [b.update(v, T0) for v in changed]
+        assert first[:cut] == second[:cut]
+        assert first[cut:] != second[cut:]
+
+
+def test_run_detector_streams_one_row_at_a_time_with_a_fresh_detector() -> None:
+    seen: list[list[tuple[float, datetime]]] = []
+
+    class Spy:
+        def __init__(self) -> None:
+            self.rows: list[tuple[float, datetime]] = []
+            seen.append(self.rows)
+
+        def update(self, value: float, timestamp: datetime) -> float:
+            self.rows.append((value, timestamp))
+            return 0.0
+
+    stamps = tuple(T0 + timedelta(minutes=i) for i in range(4))
+    files = {
+        n: DataFile(n, stamps, tuple(float(i + k) for i in range(4)), ())
+        for k, n in enumerate(["a/x.csv", "b/y.csv"])
+    }
+    run_detector(Corpus(files, {}), Spy)
+    assert seen == [[(float(i + k), stamps[i]) for i in range(4)] for k in range(2)]
+
+
+def test_stormwatch_adapter_and_unavailable_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "enrich.velocity", None)
+    assert "enrich.velocity halted" in str(spikes.stormwatch_factory())
+
+    monkeypatch.setitem(sys.modules, "enrich.velocity", types.ModuleType("enrich.velocity"))
+    assert spikes.stormwatch_factory() == "enrich.velocity has no SpikeDetector"
+
+    class SpikeDetector:
+        def update(self, value: float) -> types.SimpleNamespace:
+            return types.SimpleNamespace(score=min(value / 10, 1.0))
+
+    module = types.ModuleType("enrich.velocity")
+    module.SpikeDetector = SpikeDetector  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "enrich.velocity", module)
+    factory = spikes.stormwatch_factory()
+    assert callable(factory)
+    detector = factory()
+    assert [detector.update(v, T0) for v in (2.0, 30.0)] == [0.2, 1.0]
+
+
+def test_bench_command_prints_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "profiles.json").write_text(
+        (NAB_DATA / "config" / "profiles.json").read_text()
+    )
+    labels = {}
+    for name in ("realTweets/t.csv", "other/o.csv"):
+        (tmp_path / "data" / name).parent.mkdir(parents=True)
+        rows = [f"{T0 + timedelta(minutes=5 * i):%Y-%m-%d %H:%M:%S},{i % 7}" for i in range(100)]
+        (tmp_path / "data" / name).write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+        labels[name] = [[rows[50].split(",")[0], rows[59].split(",")[0]]]
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "combined_windows.json").write_text(json.dumps(labels))
+    monkeypatch.setitem(sys.modules, "enrich.velocity", None)
+
+    assert spikes.main(["--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 files, 2 windows; realTweets: 1 files, 1 windows" in out
+    assert any(line.split()[:7] == ["null"] + ["0.0"] * 6 for line in out.splitlines())
+    assert any(line.startswith("Windowed Gaussian ") for line in out.splitlines())
+    assert "stormwatch detector: unavailable (ModuleNotFoundError" in out
+    assert "full 58-file corpus" in out
+
+
+@pytest.mark.parametrize(("window", "step"), [(0, 1), (5, 0), (5, 6)])
+def test_windowed_gaussian_refuses_bad_sizes(window: int, step: int) -> None:
+    with pytest.raises(ValueError, match="window"):
+        WindowedGaussian(window=window, step=step)
+
+
+def test_stormwatch_options_are_read_as_json() -> None:
+    assert spikes._option("alpha=0.05") == ("alpha", 0.05)
+    assert spikes._option("two_sided=true") == ("two_sided", True)
+    assert spikes._option("name=plain") == ("name", "plain")
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        spikes._option("alpha")
