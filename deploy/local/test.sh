@@ -9,11 +9,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "install (.venv, editable, with the dev extra)"
+step "install (.venv, editable, with the dev and transformers extras)"
 PY=${STORMWATCH_PYTHON_BIN:-python3}
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+.venv/bin/python -m pip install --quiet -e '.[dev,transformers]'
 
 step "lint: ruff, formatting, mypy --strict, import layers"
 .venv/bin/ruff check .
