@@ -281,10 +281,10 @@ class BrandVelocity:
 class VelocityTracker:
     """Velocity of every brand, with the stage's notion of now.
 
-    "Now" is ``max(wall clock, latest event time seen)`` (docs/pipeline.md), so live
-    traffic and replays of old data both work; with no wall clock (a replay without a
-    bus) it is the latest event time. A mention dated more than ``max_future`` after the
-    wall clock is taken as published at that bound.
+    "Now" is the latest event time seen (the watermark), so a backfill at start-up and a
+    replay of old data train the baseline exactly as live traffic would; the wall clock
+    only bounds the future: a mention dated more than ``max_future`` after it is taken as
+    published at that bound.
     """
 
     def __init__(self, settings: VelocitySettings) -> None:
@@ -305,7 +305,9 @@ class VelocityTracker:
             event = min(event, wall + self._settings.max_future)
         if self._watermark is None or event > self._watermark:
             self._watermark = event
-        now = self._watermark if wall is None else max(wall, self._watermark)
+        # Event time only: a backfill replayed at start-up must train the baseline as if
+        # it were live, which wall-clock "now" would prevent (every bucket already closed).
+        now = self._watermark
         state = self._brands.get(brand)
         if state is None:
             state = self._brands[brand] = BrandVelocity(self._settings)

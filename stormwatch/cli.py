@@ -2,40 +2,52 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
 from core.bus import BusError, open_bus
 from core.config import ConfigError
-from core.settings import SETTINGS_ENV, Settings, load_settings
+from core.records import EnrichedMention, InvalidRecord, Mention, decode
+from core.settings import SETTINGS_ENV
 from core.store import StoreError, open_store
+from core.watchlist import load_watchlist
 from stormwatch import __version__
+from stormwatch.config import App, AppSettings, load_app, load_app_settings
+
+#: Client libraries that log every failed connection attempt; we report failures ourselves.
+_CHATTY = ("kafka", "elastic_transport", "urllib3", "elasticsearch", "httpx", "httpcore")
+
+
+def setup_logging(verbose: int) -> None:
+    """Default: warnings; -v: our info; -vv: our debug and the client libraries' warnings."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.WARNING if verbose >= 2 else logging.CRITICAL)
 
 
 class Context:
     def __init__(self, settings_path: Path | None) -> None:
         self.settings_path = settings_path
 
-    def settings(self) -> Settings:
+    def settings(self) -> AppSettings:
         try:
-            return load_settings(self.settings_path)
+            return load_app_settings(self.settings_path)[0]
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
 
-
-#: Client libraries that log every failed connection attempt; we report failures ourselves.
-_CHATTY = ("kafka", "elastic_transport", "urllib3", "elasticsearch")
-
-
-def setup_logging(verbose: int) -> None:
-    """-v: our info; -vv: our debug and the client libraries' warnings."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in _CHATTY:
-        logging.getLogger(name).setLevel(logging.WARNING if verbose >= 2 else logging.CRITICAL)
+    def app(self) -> App:
+        try:
+            return load_app(self.settings_path)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,15 +57,17 @@ def setup_logging(verbose: int) -> None:
     "settings_path",
     type=click.Path(path_type=Path, dir_okay=False),
     envvar=SETTINGS_ENV,
-    help=f"Settings YAML (bus, store, ...). Default: ${SETTINGS_ENV}, else all embedded.",
+    help=f"Settings YAML (bus, store, watchlist, rules, receivers...). Default: ${SETTINGS_ENV}, "
+    "else everything embedded.",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.pass_context
 def cli(ctx: click.Context, settings_path: Path | None, verbose: int) -> None:
     """stormwatch: hear what the web says about your brand, and be paged when a storm starts.
 
-    Runs embedded (no servers) by default; a settings file switches the bus to Kafka and
-    the store to Elasticsearch.
+    Start with `stormwatch demo`. In production each stage runs as its own process
+    (`stormwatch run ingest|enrich|rules|alerting|index|dashboards`) on Kafka and
+    Elasticsearch, as the settings file says.
     """
     setup_logging(verbose)
     ctx.obj = Context(settings_path)
@@ -62,10 +76,17 @@ def cli(ctx: click.Context, settings_path: Path | None, verbose: int) -> None:
 @cli.command()
 @click.pass_obj
 def check(obj: Context) -> None:
-    """Validate the settings, connect to the bus and the store, and say what is reachable."""
+    """Validate the settings (and the watchlist and rules they name), connect to the bus
+    and the store, and say what is reachable. Exit 1 if anything is not."""
     settings = obj.settings()
     where = obj.settings_path or "none (built-in defaults: everything embedded)"
     click.echo(f"settings: {where}")
+    if settings.watchlist is not None:
+        app = obj.app()
+        click.echo(
+            f"watchlist: {len(app.watchlist.brands)} brand(s), {len(app.watchlist.feeds)} feed(s)"
+        )
+        click.echo(f"rules:    {len(app.rules.rules)} rule(s)")
     failures = 0
     try:
         with open_bus(settings.bus) as bus:
@@ -81,6 +102,162 @@ def check(obj: Context) -> None:
         click.echo(f"store:    FAIL  {exc}")
     if failures:
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--port", default=8080, show_default=True, help="Port of the search page.")
+@click.option(
+    "--duration",
+    type=float,
+    default=None,
+    help="Stop after this many seconds (default: keep serving after the storm until Ctrl-C).",
+)
+@click.option(
+    "--outbox",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("stormwatch-demo/outbox"),
+    show_default=True,
+    help="Folder the demo's notifications are written to.",
+)
+@click.pass_obj
+def demo(obj: Context, port: int, duration: float | None, outbox: Path) -> None:
+    """Replay a crisis through the whole pipeline, embedded, in one process.
+
+    A made-up brand's normal chatter in English and German, then a surge of angry posts:
+    watch the alerts fire, find them in the outbox and on the search page. Receivers of
+    type slack or email in --settings are used as well.
+    """
+    from stormwatch.demo import run_demo
+
+    sys.exit(run_demo(obj.settings(), port, duration, outbox))
+
+
+@cli.command()
+@click.argument("stages", nargs=-1, required=True)
+@click.pass_obj
+def run(obj: Context, stages: tuple[str, ...]) -> None:
+    """Run stages as this process, until SIGTERM or Ctrl-C.
+
+    STAGES: ingest, enrich, rules, alerting, index, dashboards (one or more). Start
+    several processes of a stage to share its work through the consumer group.
+    """
+    from stormwatch.wiring import STAGES, Runtime, run_workers
+
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise click.UsageError(f"unknown stage {unknown[0]!r}; stages: {', '.join(STAGES)}")
+    app = obj.app()
+    try:
+        runtime = Runtime(app)
+        runtime.prepare(stages)
+        workers = [w for s in stages for w in runtime.workers(s)]
+    except (BusError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    threads = run_workers(workers, stop)
+    click.echo(f"running {', '.join(stages)} ({len(workers)} worker(s)); SIGTERM to stop", err=True)
+    if "dashboards" in stages:
+        click.echo(f"search page on {app.settings.dashboards.url()}", err=True)
+    while not stop.is_set():
+        stop.wait(1.0)
+    for t in threads:
+        t.join(timeout=30)
+    runtime.close()
+
+
+@cli.group()
+def rules() -> None:
+    """Check rule files and see what they would fire."""
+
+
+@rules.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def rules_check(files: tuple[Path, ...]) -> None:
+    """Validate rule files (or folders of them): exit 1 with file:line: reason on error."""
+    from rules import load_rules
+
+    try:
+        ruleset = load_rules(files)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    for rule in ruleset.rules:
+        to = ", ".join(rule.receivers) or "default receivers"
+        click.echo(f"ok  {rule.name} ({rule.type}, {rule.severity}) -> {to}")
+
+
+@rules.command("test")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--replay",
+    "sample",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="JSON Lines of mentions (raw Mention or EnrichedMention records) to replay.",
+)
+@click.option(
+    "--watchlist",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Watchlist to match raw mentions against (default: the settings' watchlist).",
+)
+@click.pass_obj
+def rules_test(obj: Context, files: tuple[Path, ...], sample: Path, watchlist: Path | None) -> None:
+    """Replay a sample through the rules and show what would fire and whom it would reach."""
+    from enrich.stage import enrich_mentions
+    from rules import format_alert, load_rules, replay
+
+    try:
+        ruleset = load_rules(files)
+        settings = obj.settings()
+        raw, enriched = _read_sample(sample)
+        if raw:
+            wl_path = watchlist or settings.watchlist
+            if wl_path is None:
+                raise click.UsageError(
+                    "the sample has raw mentions: give --watchlist to match them"
+                )
+            enriched += enrich_mentions(raw, load_watchlist(wl_path), settings.enrich)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    alerts = replay(ruleset, enriched)
+    click.echo(
+        f"replayed {len(enriched)} brand mention(s) from {sample} "
+        f"({len(raw)} raw mention(s) enriched first)"
+    )
+    for alert in alerts:
+        click.echo(format_alert(alert))
+    firing = sum(a.state.value == "firing" for a in alerts)
+    click.echo(f"{firing} alert(s) would fire, {len(alerts) - firing} resolve")
+
+
+def _read_sample(path: Path) -> tuple[list[Mention], list[EnrichedMention]]:
+    raw: list[Mention] = []
+    enriched: list[EnrichedMention] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            body: Any = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(str(path), n, "", f"not JSON: {exc.msg}") from None
+        kind = body.get("kind") if isinstance(body, dict) else None
+        try:
+            if kind == "enriched_mention":
+                enriched.append(decode(line, EnrichedMention))
+            else:
+                raw.append(decode(line, Mention))
+        except InvalidRecord as exc:
+            raise ConfigError(str(path), n, "", str(exc)) from None
+    return raw, enriched
+
+
+@rules.command("schema")
+def rules_schema() -> None:
+    """Print the JSON Schema of rule files (for editors and CI checks)."""
+    from rules import rules_json_schema
+
+    click.echo(json.dumps(rules_json_schema(), indent=2))
 
 
 def main() -> None:

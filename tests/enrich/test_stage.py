@@ -150,8 +150,9 @@ def test_enrich_mentions_loads_the_scorer_and_uses_the_clock(
         [make_mention("Acme is terrible")], watchlist, EnrichSettings(), clock=clock
     )
     assert out.enriched_at == clock.now() and out.sentiment is Sentiment.NEGATIVE
-    # an hour after it was published, the mention is out of the current window
-    assert out.velocity is not None and out.velocity.window_count == 0
+    # velocity runs on event time: the reading is as of the mention's own time even when
+    # it is processed an hour later (so a backfill trains the baseline like live data)
+    assert out.velocity is not None and out.velocity.window_count == 1
 
 
 def test_source_language_is_used_when_detection_is_undetermined(

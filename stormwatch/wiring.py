@@ -1,0 +1,209 @@
+"""The composition root: which stage runs on which topics with which adapters.
+
+Every stage is a `Worker` (``run(stop)`` until the event is set). `Runtime` opens the bus
+and the store the settings name, creates the topics and the index schema, and builds the
+workers of any stage. ``stormwatch run STAGE`` runs one stage's workers; the embedded
+demo runs all of them in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+
+from alerting import alerting_handler, alerting_ticker, build_notifiers, build_pipeline
+from alerting import restore_from_messages as restore_notifications
+from core import topics
+from core.bus import Bus, open_bus
+from core.clock import Clock, SystemClock
+from core.records import Alert, InvalidRecord, decode
+from core.stage import StageLoop
+from core.store import Store, open_store
+from dashboards.api import create_app
+from dashboards.indexer import TOPICS as INDEX_TOPICS
+from dashboards.indexer import index_handler
+from dashboards.server import WebServer
+from enrich.sentiment import load_scorer
+from enrich.stage import match_handler, velocity_handler
+from ingest import IngestService
+from rules import RulesEngine, rules_handler, rules_ticker
+from stormwatch.config import App
+
+log = logging.getLogger(__name__)
+
+STAGES = ("ingest", "enrich", "rules", "alerting", "index", "dashboards")
+GROUP = "stormwatch"
+
+
+class Worker(Protocol):
+    name: str
+
+    def run(self, stop: threading.Event) -> None: ...
+
+
+@dataclass
+class Call:
+    """A worker from a function (for services that are not stage loops)."""
+
+    name: str
+    target: Callable[[threading.Event], None]
+
+    def run(self, stop: threading.Event) -> None:
+        self.target(stop)
+
+
+@dataclass
+class Runtime:
+    app: App
+    clock: Clock = field(default_factory=SystemClock)
+    bus: Bus | None = None
+    store: Store | None = None
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=20))
+    loops: list[StageLoop] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        s = self.app.settings
+        s.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.bus is None:
+            self.bus = open_bus(s.bus)
+        if self.store is None:
+            self.store = open_store(s.store)
+
+    @property
+    def partitions(self) -> int:
+        s = self.app.settings.bus
+        return s.kafka.partitions if s.adapter == "kafka" else s.embedded.partitions
+
+    def prepare(self, stages: Iterable[str]) -> None:
+        """Create the topics, and the index schema where a stage needs the store."""
+        assert self.bus is not None and self.store is not None
+        self.bus.ensure_topics(topics.specs(self.partitions))
+        if {"index", "dashboards"} & set(stages):
+            self.store.ensure_schema()
+
+    def _loop(self, name: str, *args: object, **kwargs: object) -> StageLoop:
+        loop = StageLoop(name, *args, **kwargs)  # type: ignore[arg-type]
+        self.loops.append(loop)
+        return loop
+
+    def workers(self, stage: str) -> list[Worker]:
+        """The workers of one stage, ready to run."""
+        assert self.bus is not None and self.store is not None
+        settings, bus, clock = self.app.settings, self.bus, self.clock
+        if stage == "ingest":
+            service = IngestService(
+                self.app.watchlist,
+                settings.ingest,
+                bus.producer(),
+                settings.state_dir / settings.ingest.state_file,
+                clock,
+                self.http,
+            )
+            return [Call("ingest", service.run)]
+        if stage == "enrich":
+            scorer = load_scorer(settings.enrich)
+            return [
+                self._loop(
+                    "enrich-match",
+                    bus,
+                    f"{GROUP}.enrich-match",
+                    [topics.RAW],
+                    match_handler(self.app.watchlist, settings.enrich, scorer, clock),
+                ),
+                self._loop(
+                    "enrich-velocity",
+                    bus,
+                    f"{GROUP}.enrich-velocity",
+                    [topics.MATCHED],
+                    velocity_handler(settings.enrich, clock),
+                ),
+            ]
+        if stage == "rules":
+            engine = RulesEngine(self.app.rules, clock)
+            engine.restore(self._alert_history())
+            return [
+                self._loop(
+                    "rules",
+                    bus,
+                    f"{GROUP}.rules",
+                    [topics.ENRICHED],
+                    rules_handler(engine),
+                    tick=rules_ticker(engine),
+                )
+            ]
+        if stage == "alerting":
+            state = restore_notifications(bus.read_topic(topics.NOTIFICATIONS))
+            notifiers = build_notifiers(settings.alerting, self.http)
+            pipeline = build_pipeline(settings.alerting, notifiers, clock, state)
+            return [
+                self._loop(
+                    "alerting",
+                    bus,
+                    f"{GROUP}.alerting",
+                    [topics.ALERTS],
+                    alerting_handler(pipeline),
+                    tick=alerting_ticker(pipeline),
+                )
+            ]
+        if stage == "index":
+            return [
+                self._loop(
+                    "index",
+                    bus,
+                    f"{GROUP}.index",
+                    list(INDEX_TOPICS),
+                    index_handler(self.store),
+                    max_records=settings.dashboards.batch_size,
+                )
+            ]
+        if stage == "dashboards":
+            web = WebServer(
+                create_app(self.store, clock), settings.dashboards.host, settings.dashboards.port
+            )
+
+            def serve(stop: threading.Event) -> None:
+                web.start()
+                log.info("search page on %s", settings.dashboards.url())
+                stop.wait()
+                web.stop()
+
+            return [Call("dashboards", serve)]
+        raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+
+    def _alert_history(self) -> list[Alert]:
+        assert self.bus is not None
+        out = []
+        for message in self.bus.read_topic(topics.ALERTS):
+            try:
+                out.append(decode(message.value, Alert))
+            except InvalidRecord as exc:
+                log.warning("skipping an unreadable alert in the history: %s", exc)
+        return out
+
+    def close(self) -> None:
+        self.http.close()
+        if self.store is not None:
+            self.store.close()
+        if self.bus is not None:
+            self.bus.close()
+
+
+def run_workers(workers: list[Worker], stop: threading.Event) -> list[threading.Thread]:
+    """Start each worker in a thread of its own; a crashed worker stops them all."""
+
+    def guard(worker: Worker) -> None:
+        try:
+            worker.run(stop)
+        except Exception:
+            log.exception("%s crashed; stopping", worker.name)
+            stop.set()
+
+    threads = [threading.Thread(target=guard, args=(w,), name=w.name, daemon=True) for w in workers]
+    for t in threads:
+        t.start()
+    return threads
