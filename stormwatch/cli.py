@@ -119,8 +119,9 @@ def check(obj: Context) -> None:
     show_default=True,
     help="Folder the demo's notifications are written to.",
 )
+@click.option("--fast", is_flag=True, help="A shorter storm (about 20 seconds in all).")
 @click.pass_obj
-def demo(obj: Context, port: int, duration: float | None, outbox: Path) -> None:
+def demo(obj: Context, port: int, duration: float | None, outbox: Path, fast: bool) -> None:
     """Replay a crisis through the whole pipeline, embedded, in one process.
 
     A made-up brand's normal chatter in English and German, then a surge of angry posts:
@@ -129,7 +130,7 @@ def demo(obj: Context, port: int, duration: float | None, outbox: Path) -> None:
     """
     from stormwatch.demo import run_demo
 
-    sys.exit(run_demo(obj.settings(), port, duration, outbox))
+    sys.exit(run_demo(obj.settings(), port, duration, outbox, fast))
 
 
 @cli.command()

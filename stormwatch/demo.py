@@ -24,6 +24,7 @@ from core import topics
 from core.bus.embedded import EmbeddedBus
 from core.clock import SystemClock
 from core.records import Alert, InvalidRecord, decode
+from core.stage import StageLoop
 from core.store.sqlite import SqliteStore
 from core.watchlist import Brand, Feed, Watchlist
 from dashboards.settings import DashboardSettings
@@ -101,23 +102,40 @@ def _alert_printer(
     return run
 
 
-def run_demo(base: AppSettings, port: int, duration: float | None, outbox: Path) -> int:
+def _progress(loops: dict[str, StageLoop], released: int, total: int, seconds: float) -> str:
+    return (
+        f"  [{seconds:5.0f}s] feed {released:4d}/{total}"
+        f" · enriched {loops['enrich-match'].processed:4d}"
+        f" · rules {loops['rules'].processed:4d}"
+        f" · alerts {loops['alerting'].processed:3d}"
+        f" · indexed {loops['index'].processed:4d}"
+    )
+
+
+def run_demo(
+    base: AppSettings, port: int, duration: float | None, outbox: Path, fast: bool = False
+) -> int:
+    """Play the scenario through every stage; returns the exit code."""
     clock = SystemClock()
     echo = click.echo
     start = clock.now()
-    items = scenario.build(start)
+    items = (
+        scenario.build(
+            start, storm_after=timedelta(seconds=4), storm_duration=timedelta(seconds=15)
+        )
+        if fast
+        else scenario.build(start)
+    )
     storm = [i for i in items if i.storm]
     feed = FeedServer(items, clock.now).start()
     state_dir = Path(tempfile.mkdtemp(prefix="stormwatch-demo-"))
     outbox.mkdir(parents=True, exist_ok=True)
     app = demo_app(base, feed.feed_url, state_dir, outbox, port)
     bus = EmbeddedBus(default_partitions=4)
-    store = SqliteStore(state_dir / "store.db")
-    runtime = Runtime(app, clock, bus=bus, store=store)
+    runtime = Runtime(app, clock, bus=bus, store=SqliteStore(state_dir / "store.db"))
     runtime.prepare(STAGES)
     stop = threading.Event()
     workers = [w for stage in STAGES for w in runtime.workers(stage)]
-
     echo(
         f"stormwatch demo: the brand 'acme' is chatted about normally "
         f"({sum(not i.storm for i in items)} posts in EN/DE), then a storm of "
@@ -128,33 +146,23 @@ def run_demo(base: AppSettings, port: int, duration: float | None, outbox: Path)
     echo(f"  search page: {app.settings.dashboards.url()}")
     echo(f"  outbox:      {outbox}")
     threads = run_workers([*workers, Call("demo-printer", _alert_printer(bus, echo))], stop)
-    end_of_storm = storm[-1].release
     loops = {loop.name: loop for loop in runtime.loops}
+    tty = sys.stdout.isatty()
     try:
         while not stop.is_set():
             now = clock.now()
             released = sum(i.release <= now for i in items)
-            line = (
-                f"  [{(now - start).total_seconds():5.0f}s] feed {released:4d}/{len(items)}"
-                f" · enriched {loops['enrich-match'].processed:4d}"
-                f" · rules {loops['rules'].processed:4d}"
-                f" · alerts {loops['alerting'].processed:3d}"
-                f" · indexed {loops['index'].processed:4d}"
-            )
-            if sys.stdout.isatty():
-                echo("\r" + line, nl=False)
-            else:
-                echo(line)
+            line = _progress(loops, released, len(items), (now - start).total_seconds())
+            echo("\r" + line if tty else line, nl=not tty)
             if duration is not None and (now - start).total_seconds() >= duration:
                 break
-            if duration is None and now > end_of_storm + timedelta(seconds=10):
-                echo("")
+            if duration is None and now > storm[-1].release + timedelta(seconds=10):
                 echo(
-                    f"The storm has been paged (see {outbox}). The search page stays up on "
+                    f"\nThe storm has been paged (see {outbox}). The search page stays up on "
                     f"{app.settings.dashboards.url()} — Ctrl-C to stop."
                 )
                 duration = float("inf")
-            time.sleep(1.0 if sys.stdout.isatty() else 5.0)
+            time.sleep(1.0 if tty else 5.0)
     except KeyboardInterrupt:
         pass
     finally:
@@ -165,6 +173,5 @@ def run_demo(base: AppSettings, port: int, duration: float | None, outbox: Path)
         feed.stop()
         runtime.close()
         shutil.rmtree(state_dir, ignore_errors=True)
-    sent = sorted(p.name for p in outbox.glob("*.json"))
-    echo(f"{len(sent)} notification(s) in {outbox}")
+    echo(f"{len(list(outbox.glob('*.json')))} notification(s) in {outbox}")
     return 0
