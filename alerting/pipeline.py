@@ -69,7 +69,7 @@ class AlertingPipeline:
     def receivers(self, alert: Alert) -> tuple[str, ...]:
         """Where ``alert`` goes: its rule's receivers, else the default ones. Receivers with
         ``send_resolved: false`` are not told of resolutions (and nothing is logged)."""
-        names = tuple(dict.fromkeys(alert.receivers or self._settings.default_receivers))
+        names = tuple(dict.fromkeys(alert.receivers or self._settings.fallback_receivers()))
         if alert.state is AlertState.RESOLVED:
             configured = self._settings.receivers
             names = tuple(n for n in names if n not in configured or configured[n].send_resolved)

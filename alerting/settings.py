@@ -219,8 +219,8 @@ def _default_receivers() -> dict[str, Receiver]:
 
 class AlertingSettings(_Model):
     receivers: dict[str, Receiver] = Field(default_factory=_default_receivers)
-    default_receivers: tuple[str, ...] = ("outbox",)
-    """Receivers of an alert whose rule names none."""
+    default_receivers: tuple[str, ...] = ()
+    """Receivers of an alert whose rule names none; empty: every configured receiver."""
     repeat_interval: Duration = timedelta(hours=4)
     """At most one page per fingerprint and receiver within this interval."""
     retry: RetryPolicy = RetryPolicy()
@@ -228,12 +228,16 @@ class AlertingSettings(_Model):
     """Link to the pre-filtered search; placeholders: see `SEARCH_URL_FIELDS`."""
     silences: tuple[Silence, ...] = ()
 
+    def fallback_receivers(self) -> tuple[str, ...]:
+        """Where an alert whose rule names no receiver goes."""
+        return self.default_receivers or tuple(self.receivers)
+
     @model_validator(mode="after")
     def _checks(self) -> Self:
         if self.repeat_interval < timedelta(0):
             raise ValueError("repeat_interval must not be negative")
-        if not self.default_receivers:
-            raise ValueError("default_receivers: name at least one receiver")
+        if not self.receivers:
+            raise ValueError("receivers: configure at least one receiver")
         unknown = [name for name in self.default_receivers if name not in self.receivers]
         if unknown:
             raise ValueError(f"default_receivers: no receiver named {', '.join(unknown)}")

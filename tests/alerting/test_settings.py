@@ -86,7 +86,7 @@ def test_secrets_never_print() -> None:
 
 def test_defaults_are_the_embedded_outbox() -> None:
     s = AlertingSettings()
-    assert s.default_receivers == ("outbox",)
+    assert s.default_receivers == () and s.fallback_receivers() == ("outbox",)
     assert isinstance(s.receivers["outbox"], OutboxReceiver)
     assert s.repeat_interval == timedelta(hours=4)
 
