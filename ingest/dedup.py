@@ -23,7 +23,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.records import Mention
@@ -45,9 +45,15 @@ CREATE TABLE IF NOT EXISTS health (
     last_poll_at REAL, last_success_at REAL,
     last_error TEXT, last_error_at REAL,
     failures INTEGER NOT NULL DEFAULT 0,
-    next_due REAL
+    next_due REAL,
+    newest_item_at REAL
 );
 """
+_HEALTH_COLUMNS = (
+    "source, last_poll_at, last_success_at, last_error, last_error_at, failures, next_due, "
+    "newest_item_at"
+)
+_PLACES = ", ".join("?" * len(_HEALTH_COLUMNS.split(",")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,18 @@ class FeedHealth:
     items_recent: int = 0
     """New mentions produced from this source within the health window."""
     next_due: datetime | None = None
+    """The next poll (a stream: the next reconnect while it is down)."""
+    mode: str = "poll"
+    """``poll`` or ``stream``."""
+    connected: bool | None = None
+    """A stream's connection state (None for a polled source)."""
+    newest_item_at: datetime | None = None
+    """The publication time of the newest item the source delivered (stored)."""
+    items_per_minute: float = 0.0
+    """``items_recent`` per minute of the health window (derived)."""
+    lag: timedelta | None = None
+    """Now less ``newest_item_at``: how stale the newest thing heard is (derived). A
+    large lag with recent successes means the topic went quiet, not the collector."""
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -86,6 +104,9 @@ class IngestState:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(health)")}
+        if "newest_item_at" not in columns:  # a state file from before streams and lag
+            self._db.execute("ALTER TABLE health ADD COLUMN newest_item_at REAL")
 
     # -- dedup ------------------------------------------------------------------------
     def unseen(self, mentions: Iterable[Mention]) -> list[Mention]:
@@ -164,10 +185,10 @@ class IngestState:
 
     # -- health -----------------------------------------------------------------------
     def save_health(self, health: FeedHealth) -> None:
-        """Store ``health`` (``items_recent`` is derived, not stored)."""
+        """Store ``health`` (the derived figures and the connection state are not)."""
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO health VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO health ({_HEALTH_COLUMNS}) VALUES ({_PLACES})",
                 (
                     health.name,
                     _ts(health.last_poll_at),
@@ -176,20 +197,23 @@ class IngestState:
                     _ts(health.last_error_at),
                     health.consecutive_failures,
                     _ts(health.next_due),
+                    _ts(health.newest_item_at),
                 ),
             )
 
-    def load_health(self, name: str, kind: str, location: str | None = None) -> FeedHealth:
+    def load_health(
+        self, name: str, kind: str, location: str | None = None, mode: str = "poll"
+    ) -> FeedHealth:
         """The stored health of ``name`` (a blank one if it was never polled)."""
         with self._lock:
             row = self._db.execute(
                 "SELECT last_poll_at, last_success_at, last_error, last_error_at, failures, "
-                "next_due FROM health WHERE source = ?",
+                "next_due, newest_item_at FROM health WHERE source = ?",
                 (name,),
             ).fetchone()
         if row is None:
-            return FeedHealth(name, kind, location)
-        poll, success, error, error_at, failures, due = row
+            return FeedHealth(name, kind, location, mode=mode)
+        poll, success, error, error_at, failures, due, newest = row
         return FeedHealth(
             name,
             kind,
@@ -200,6 +224,8 @@ class IngestState:
             last_error_at=_dt(error_at),
             consecutive_failures=int(failures),
             next_due=_dt(due),
+            mode=mode,
+            newest_item_at=_dt(newest),
         )
 
     def close(self) -> None:

@@ -64,7 +64,7 @@ def fetch_document(
             if not response.is_success:
                 raise SourceError(
                     f"HTTP {response.status_code} {response.reason_phrase}".strip(),
-                    retry_after=_retry_after(response.headers),
+                    retry_after=retry_after_seconds(response.headers),
                 )
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
@@ -93,7 +93,7 @@ def fetch_document(
         raise SourceError(f"{type(exc).__name__}: {exc}") from None
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def retry_after_seconds(headers: httpx.Headers) -> float | None:
     """Seconds from a ``Retry-After`` header: delta-seconds, or an HTTP date measured
     against the response's own ``Date`` (so no local clock is involved)."""
     value = (headers.get("retry-after") or "").strip()

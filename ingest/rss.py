@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -38,6 +39,9 @@ from ingest.text import collapse_whitespace, html_to_text, parse_timestamp
 log = logging.getLogger(__name__)
 
 _RSS_AUTHOR = re.compile(r"\S+@\S+\s*\((.+)\)")
+
+Adjust = Callable[[Mention, Any], "Mention | None"]
+"""Changes a parsed mention, given its feedparser entry (None: skip it)."""
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -106,9 +110,13 @@ def parse_feed(
     base_url: str,
     fetched_at: datetime,
     content_type: str | None = None,
+    adjust: Adjust | None = None,
 ) -> tuple[list[Mention], str | None]:
     """The entries of an RSS/Atom document as mentions, and the flaw feedparser
     recovered from (None for a clean document).
+
+    ``adjust`` (the search feeds') gets each mention with its feedparser entry and
+    returns it changed (`rebuild`), or None to skip it.
 
     Raises `SourceError` when the document is not a feed or is too broken to yield a
     single usable entry.
@@ -129,12 +137,19 @@ def parse_feed(
     mentions = []
     for entry in entries:
         mention = _mention(entry, kind, feed_name, base_url, fetched_at)
+        if mention is not None and adjust is not None:
+            mention = adjust(mention, entry)
         if mention is not None:
             mentions.append(mention)
     if not mentions:
         why = f"malformed feed: {flaw}" if flaw else "no entry has a link or a GUID"
         raise SourceError(why)
     return mentions, flaw
+
+
+def rebuild(mention: Mention, **changes: Any) -> Mention:
+    """``mention`` with fields changed and its id derived anew (the URL may change)."""
+    return Mention.model_validate({**mention.model_dump(exclude={"id"}), **changes})
 
 
 def _describe(exc: object) -> str:

@@ -1,4 +1,5 @@
-"""The ingest service: polls every source on its own schedule and produces new mentions.
+"""The ingest service: polls every source on its own schedule, keeps every stream
+connected, and produces new mentions.
 
 Guarantees:
 
@@ -12,6 +13,11 @@ Guarantees:
   flushed are they marked seen and the sources' cursors stored (`IngestState.commit`).
   A crash or a bus failure in between makes the next poll produce them again.
 * Dedup is by mention id (canonical URL) and by GUID per source, across restarts.
+* A polled source that reports its rate limit spent (`Fetched.retry_after`) is next
+  polled after the reset, without counting a failure.
+* Each streaming source (`ingest.stream.StreamSource`) runs in a thread of its own while
+  `run` runs (`ingest.stream.StreamRunner`): small batches through the same produce →
+  flush → mark path, the cursor stored with them, reconnects with backoff and jitter.
 
 The shell builds one per process: ``with IngestService(...) as svc: svc.run(stop)``.
 The producer is the caller's: the service flushes it but never closes it.
@@ -22,7 +28,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -37,10 +43,11 @@ from core.bus.port import BusError, Producer
 from core.clock import Clock
 from core.records import Mention, encode
 from core.watchlist import Watchlist
+from ingest.build import AnySource, build_sources
 from ingest.dedup import FeedHealth, IngestState
-from ingest.rss import RssSource
 from ingest.settings import IngestSettings
-from ingest.source import Fetched, Source, SourceError
+from ingest.source import Cursor, Fetched, Source, SourceError
+from ingest.stream import StreamRunner, StreamSource, sample
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +79,41 @@ class _Slot:
         return self.health.next_due
 
 
+class _StreamSlot:
+    """One stream: its runner's hooks into the service (`ingest.stream.StreamHooks`)."""
+
+    def __init__(self, service: IngestService, source: StreamSource, health: FeedHealth) -> None:
+        self._service = service
+        self.source = source
+        self.health = health
+        self.runner = StreamRunner(
+            source, self, service._clock, service._settings.stream, service._rng
+        )
+
+    def cursor(self) -> dict[str, str]:
+        return self._service._state.cursor(self.source.name)
+
+    def deliver(self, mentions: Sequence[Mention], cursor: Cursor | None) -> None:
+        self._service._deliver(self, mentions, cursor)
+
+    def report(
+        self, *, connected: bool, error: str | None, failures: int, next_due: datetime | None
+    ) -> None:
+        now = self._service._clock.now()
+        health = replace(
+            self.health,
+            connected=connected,
+            consecutive_failures=failures,
+            next_due=next_due,
+            last_poll_at=now,
+        )
+        if connected:
+            health = replace(health, last_success_at=now)
+        if error is not None:
+            health = replace(health, last_error=error, last_error_at=now)
+        self._service._store(self, health)
+
+
 class IngestService:
     def __init__(  # noqa: PLR0917 (the shell's agreed signature)
         self,
@@ -82,30 +124,50 @@ class IngestService:
         clock: Clock,
         http: httpx.Client | None = None,
         *,
-        sources: Iterable[Source] = (),
+        sources: Iterable[AnySource] = (),
         rng: random.Random | None = None,
     ) -> None:
-        """Poll the watchlist's feeds (through ``http``, else a client of its own) and
-        any further ``sources``; state lives in the SQLite file ``state_path``."""
-        extra = list(sources)
-        names = [f.name for f in watchlist.feeds] + [s.name for s in extra]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"source names must be unique: {dupes}")
+        """Poll the watchlist's feeds and run the sources of ``settings.sources``
+        (`ingest.build.build_sources`, through ``http``, else a client of its own), plus
+        any further ``sources`` (polled or streaming); state lives in the SQLite file
+        ``state_path``. Raises `ValueError` for a name used twice or an unknown brand."""
         self._settings = settings
         self._producer = producer
         self._clock = clock
         self._rng = rng or random.Random()
-        self._state = IngestState(state_path)
         self._own_http = http is None
         self._http = http or httpx.Client(headers={"User-Agent": settings.user_agent})
-        all_sources: list[Source] = [
-            RssSource(feed, self._http, settings.user_agent, clock) for feed in watchlist.feeds
-        ]
-        all_sources.extend(extra)
-        self._slots = {s.name: self._first_slot(s) for s in all_sources}
+        try:
+            all_sources = [*build_sources(settings, watchlist, self._http, clock), *sources]
+        except ValueError:
+            self._close_http()
+            raise
+        names = [s.name for s in all_sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            self._close_http()
+            raise ValueError(f"source names must be unique: {dupes}")
+        self._state = IngestState(state_path)
+        self._lock = threading.Lock()  # produce → flush → mark, one batch at a time
+        self._order = names
+        self._slots: dict[str, _Slot] = {}
+        self._streams: dict[str, _StreamSlot] = {}
+        for source in all_sources:
+            if isinstance(source, StreamSource):
+                health = self._state.load_health(
+                    source.name, source.kind, source.location, mode="stream"
+                )
+                # a stream connects at once; the stored backoff of a past run is moot
+                fresh = replace(health, consecutive_failures=0, next_due=None, connected=False)
+                self._streams[source.name] = _StreamSlot(self, source, fresh)
+            else:
+                self._slots[source.name] = self._first_slot(source)
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="ingest")
         self._last_prune: datetime | None = None
+
+    def _close_http(self) -> None:
+        if self._own_http:
+            self._http.close()
 
     def _first_slot(self, source: Source) -> _Slot:
         """Resume a stored schedule (a backoff in progress), else start within the jitter."""
@@ -121,8 +183,24 @@ class IngestService:
 
     # -- public ------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        """Poll until ``stop`` is set. Polls still in flight then are abandoned: their
-        items were neither produced nor marked, so the next start fetches them again."""
+        """Poll and stream until ``stop`` is set. Polls still in flight then are
+        abandoned: their items were neither produced nor marked, so the next start
+        fetches them again. Streams deliver what they hold and disconnect."""
+        streams = [
+            threading.Thread(
+                target=slot.runner.run, args=(stop,), name=f"ingest-{name}", daemon=True
+            )
+            for name, slot in self._streams.items()
+        ]
+        for thread in streams:
+            thread.start()
+        try:
+            self._poll_until(stop)
+        finally:
+            for thread in streams:
+                thread.join(timeout=5)
+
+    def _poll_until(self, stop: threading.Event) -> None:
         while not stop.is_set():
             self._turn(wait_all=False)
             pending = [s.future for s in self._slots.values() if s.future is not None]
@@ -137,35 +215,55 @@ class IngestService:
                 stop.wait(timeout)
 
     def poll_due(self) -> list[Mention]:
-        """One scheduling turn: poll every source that is due now, wait for them, and
-        produce, flush and mark what is new. Returns the mentions produced."""
+        """One scheduling turn of the polled sources (streams run only under `run`):
+        poll every one that is due now, wait for them, and produce, flush and mark what
+        is new. Returns the mentions produced."""
         return self._turn(wait_all=True)
 
-    def poll_once(self, name: str) -> list[Mention]:
-        """Fetch source ``name`` now, unconditionally, and return everything it yields,
-        WITHOUT producing, marking or touching its schedule (``stormwatch sources test``).
+    def poll_once(self, name: str, *, seconds: float = 5.0, limit: int = 20) -> list[Mention]:
+        """Fetch from source ``name`` now and return what it yields, WITHOUT producing,
+        marking or touching its schedule or cursor (``stormwatch sources test``).
 
-        Raises `KeyError` for an unknown name and `SourceError` if the poll fails.
+        A polled source is fetched once from an empty cursor (what its first start
+        would see, within its backfill window). A stream is connected from an empty
+        cursor, read for up to ``seconds`` or ``limit`` mentions, and disconnected.
+        Raises `KeyError` for an unknown name and `SourceError` if the source fails.
         """
+        if name in self._streams:
+            return sample(self._streams[name].source, seconds=seconds, limit=limit)
         slot = self._slots.get(name)
         if slot is None:
-            raise KeyError(f"no source named {name!r} (known: {sorted(self._slots)})")
+            raise KeyError(f"no source named {name!r} (known: {self._order})")
         return list(slot.source.fetch({}).mentions)
 
     def status(self) -> list[FeedHealth]:
-        """The health of every source, in watchlist order."""
-        since = self._clock.now() - self._settings.health_window
-        return [
-            replace(s.health, items_recent=self._state.count_since(name, since))
-            for name, s in self._slots.items()
-        ]
+        """The health of every source (the watchlist's feeds, then the configured
+        sources, in order), with the derived figures: ``items_recent`` and
+        ``items_per_minute`` over the health window, and ``lag``."""
+        now = self._clock.now()
+        since = now - self._settings.health_window
+        minutes = self._settings.health_window.total_seconds() / 60
+        out = []
+        for name in self._order:
+            slot = self._slots.get(name) or self._streams[name]
+            count = self._state.count_since(name, since)
+            newest = slot.health.newest_item_at
+            out.append(
+                replace(
+                    slot.health,
+                    items_recent=count,
+                    items_per_minute=count / minutes,
+                    lag=max(now - newest, timedelta(0)) if newest else None,
+                )
+            )
+        return out
 
     def close(self) -> None:
         """Stop the workers (without waiting for polls in flight) and release the state
-        file and the HTTP client if the service made it. The producer stays open."""
+        file and the HTTP client if the service made it. The producer stays open.
+        Streams stop with `run`'s ``stop``."""
         self._pool.shutdown(wait=False, cancel_futures=True)
-        if self._own_http:
-            self._http.close()
+        self._close_http()
         self._state.close()
 
     def __enter__(self) -> Self:
@@ -201,35 +299,55 @@ class IngestService:
     def _finish(self, done: list[tuple[_Slot, _Outcome]]) -> list[Mention]:
         """Produce what is new from the finished polls, flush, then commit the state."""
         now = self._clock.now()
-        oldest = now - self._settings.seen_retention
         fetched: list[Mention] = []
         cursors: dict[str, dict[str, str]] = {}
-        succeeded: list[_Slot] = []
+        succeeded: list[tuple[_Slot, Fetched]] = []
         for slot, outcome in done:
             if isinstance(outcome, _Failed):
                 self._failed(slot, now, outcome.reason, outcome.retry_after)
                 continue
-            succeeded.append(slot)
+            succeeded.append((slot, outcome))
             cursors[slot.source.name] = dict(outcome.cursor)
-            # older than the retention: dedup may have forgotten it, so it would repeat
-            fetched.extend(m for m in outcome.mentions if m.published_at >= oldest)
-        # Oldest first: feeds list newest first, and downstream windows want event order.
-        new = sorted(self._state.unseen(fetched), key=lambda m: m.published_at)
+            fetched.extend(outcome.mentions)
         try:
+            new = self._produce(fetched, cursors, now)
+        except BusError as exc:
+            for slot, _ in succeeded:
+                self._failed(slot, now, f"bus: {exc}", None)
+            return []
+        for slot, outcome in succeeded:
+            self._succeeded(slot, now, outcome)
+        return new
+
+    def _produce(
+        self, mentions: Sequence[Mention], cursors: dict[str, dict[str, str]], now: datetime
+    ) -> list[Mention]:
+        """Produce the unseen ``mentions``, flush, then mark them and store ``cursors``
+        in one transaction. Raises `BusError` (nothing marked, nothing stored)."""
+        # older than the retention: dedup may have forgotten it, so it would repeat
+        oldest = now - self._settings.seen_retention
+        recent = [m for m in mentions if m.published_at >= oldest]
+        with self._lock:
+            # Oldest first: feeds list newest first, and downstream windows want event order.
+            new = sorted(self._state.unseen(recent), key=lambda m: m.published_at)
             for m in new:
                 self._producer.send(topics.RAW, encode(m), key=m.id.encode())
             if new:
                 self._producer.flush()
-        except BusError as exc:
-            for slot in succeeded:
-                self._failed(slot, now, f"bus: {exc}", None)
-            return []
-        self._state.commit(new, cursors, now)
-        for slot in succeeded:
-            self._succeeded(slot, now)
+            self._state.commit(new, cursors, now)
         return new
 
-    def _succeeded(self, slot: _Slot, now: datetime) -> None:
+    def _deliver(
+        self, slot: _StreamSlot, mentions: Sequence[Mention], cursor: Cursor | None
+    ) -> None:
+        """A stream's batch through the same path; raises `BusError`."""
+        now = self._clock.now()
+        name = slot.source.name
+        self._produce(mentions, {name: dict(cursor)} if cursor is not None else {}, now)
+        newest = _newest(slot.health.newest_item_at, mentions)
+        self._store(slot, replace(slot.health, last_success_at=now, newest_item_at=newest))
+
+    def _succeeded(self, slot: _Slot, now: datetime, outcome: Fetched) -> None:
         before = slot.health
         if before.consecutive_failures:
             log.info(
@@ -237,6 +355,10 @@ class IngestService:
                 before.name,
                 before.consecutive_failures,
             )
+        wait = slot.source.interval
+        if outcome.retry_after:  # the platform's window is spent: poll after its reset
+            cap = max(self._settings.backoff.max, wait)
+            wait = max(wait, min(timedelta(seconds=outcome.retry_after), cap))
         self._store(
             slot,
             replace(
@@ -244,7 +366,8 @@ class IngestService:
                 last_poll_at=now,
                 last_success_at=now,
                 consecutive_failures=0,
-                next_due=now + slot.source.interval,
+                next_due=now + wait,
+                newest_item_at=_newest(before.newest_item_at, outcome.mentions),
             ),
         )
 
@@ -276,9 +399,16 @@ class IngestService:
             ),
         )
 
-    def _store(self, slot: _Slot, health: FeedHealth) -> None:
+    def _store(self, slot: _Slot | _StreamSlot, health: FeedHealth) -> None:
         slot.health = health
         self._state.save_health(health)
+
+
+def _newest(before: datetime | None, mentions: Iterable[Mention]) -> datetime | None:
+    times = [m.published_at for m in mentions]
+    if before is not None:
+        times.append(before)
+    return max(times) if times else None
 
 
 def _poll(source: Source, cursor: dict[str, str]) -> _Outcome:

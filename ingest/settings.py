@@ -13,17 +13,39 @@ YAML shape, under ``ingest:`` in the settings file (every key optional)::
       seen_retention: 30d       # how long an entry is remembered for dedup
       health_window: 1h         # "items in the last ..." in the feed health
       state_file: ingest.db     # under the state directory
+      stream:                   # streaming sources (Mastodon, Jetstream, X stream)
+        batch_size: 100         # posts produced and marked together at most
+        checkpoint_every: 5s    # cursor stored at least this often while events flow
+        backoff: {initial: 1s, max: 5m, jitter: 0.5}   # reconnecting
+      sources:                  # search feeds and social APIs (docs/sources.md)
+        - type: google_news
+          name: gnews-acme
+          query: '"Acme" OR "Acme Corp"'
+        - type: mastodon_stream
+          name: mastodon-acme
+          instance: https://mastodon.social
+          hashtag: acme
 """
 
 from __future__ import annotations
 
 import random
 from datetime import timedelta
-from typing import Self
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from core.config import Duration
+from ingest.sources import SOURCE_TYPES, SourceConfig
 
 
 class _Model(BaseModel):
@@ -69,6 +91,22 @@ class BackoffSettings(_Model):
         return timedelta(seconds=raw * (1 - self.jitter * rng.random()))
 
 
+class StreamSettings(_Model):
+    """How streaming sources deliver and reconnect."""
+
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    """Posts produced, flushed and marked together at most (whatever has arrived is
+    delivered at once; under load the batches grow up to this)."""
+    checkpoint_every: Duration = timedelta(seconds=5)
+    """While only cursor-moving events arrive (a firehose matching nothing), the cursor
+    is stored at least this often."""
+    backoff: BackoffSettings = BackoffSettings(
+        initial=timedelta(seconds=1), max=timedelta(minutes=5), jitter=0.5
+    )
+    """Waiting before a reconnect: from ``initial`` after a connection that delivered,
+    doubling while connecting keeps failing."""
+
+
 class IngestSettings(_Model):
     user_agent: str = Field(
         default="stormwatch-ingest/1 (feed reader; brand monitoring)", min_length=1
@@ -85,6 +123,51 @@ class IngestSettings(_Model):
     """The span of `FeedHealth.items_recent`."""
     state_file: str = "ingest.db"
     """The SQLite file of seen entries, validators and health, under the state directory."""
+    stream: StreamSettings = StreamSettings()
+    sources: tuple[SourceConfig, ...] = ()
+    """Search feeds and social APIs, each with a unique ``name`` and a ``type``."""
+
+    @field_validator("sources", mode="wrap")
+    @classmethod
+    def _source_errors_point_at_the_key(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler
+    ) -> Any:
+        """Drop the union tag pydantic puts in an error's location
+        (``sources[0].reddit.query`` → ``sources[0].query``), so the error names the
+        key as written and `core.config` finds its line; say plainly when ``type`` is
+        missing or unknown."""
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            errors: list[Any] = []
+            for error in exc.errors():
+                loc = error["loc"]
+                if len(loc) >= 2 and isinstance(loc[0], int) and loc[1] in SOURCE_TYPES:
+                    errors.append({**error, "loc": (loc[0], *loc[2:])})
+                elif error["type"] == "union_tag_not_found":
+                    errors.append({"type": "missing", "loc": (*loc, "type"), "input": value})
+                elif error["type"] == "union_tag_invalid":
+                    unknown = PydanticCustomError(
+                        "unknown_source_type",
+                        "unknown source type, use one of: {known}",
+                        {"known": ", ".join(SOURCE_TYPES)},
+                    )
+                    tag = (error.get("ctx") or {}).get("tag")
+                    errors.append({"type": unknown, "loc": (*loc, "type"), "input": tag})
+                else:
+                    errors.append(error)
+            # an unknown key first: it is often the misspelt required one reported missing
+            errors.sort(key=lambda e: e["type"] != "extra_forbidden")
+            raise ValidationError.from_exception_data(exc.title, errors) from None
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, value: tuple[Any, ...]) -> tuple[Any, ...]:
+        names = [source.name for source in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique: {dupes}")
+        return value
 
     @field_validator("first_poll_jitter")
     @classmethod

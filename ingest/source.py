@@ -1,7 +1,8 @@
 """What a source of mentions is, to the ingest service.
 
-A source (an RSS/Atom feed today; a search feed or a social API tomorrow) is polled by
-`ingest.service.IngestService` on its own interval. It only fetches and normalises:
+A polled source (an RSS/Atom feed, a search feed, a social API's search) is polled by
+`ingest.service.IngestService` on its own interval; a streaming source is the other
+shape, `ingest.stream.StreamSource`. It only fetches and normalises:
 scheduling, backoff, dedup, producing and health are the service's, the same for every
 source. To add a source kind, write a class with this shape in its own module of
 ``ingest/`` and hand instances to the service.
@@ -56,6 +57,9 @@ class Fetched:
     produced and flushed)."""
     not_modified: bool = False
     """Nothing changed since the cursor (HTTP 304); ``cursor`` is the one passed in."""
+    retry_after: float | None = None
+    """Seconds the platform asks us to wait before the next request (its rate limit is
+    spent until then): the service polls no sooner, without counting a failure."""
 
 
 class Source(Protocol):

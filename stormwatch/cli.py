@@ -261,5 +261,63 @@ def rules_schema() -> None:
     click.echo(json.dumps(rules_json_schema(), indent=2))
 
 
+@cli.group()
+def sources() -> None:
+    """See how each source (feeds, search feeds, social APIs) is doing, or try one."""
+
+
+def _ingest_service(obj: Context) -> tuple[Any, App]:
+    from core.bus.embedded import EmbeddedBus
+    from core.clock import SystemClock
+    from ingest import IngestService
+
+    app = obj.app()
+    s = app.settings
+    s.state_dir.mkdir(parents=True, exist_ok=True)
+    # A bus that goes nowhere: these commands never produce.
+    producer = EmbeddedBus().producer()
+    service = IngestService(
+        app.watchlist, s.ingest, producer, s.state_dir / s.ingest.state_file, SystemClock()
+    )
+    return service, app
+
+
+@sources.command("status")
+@click.pass_obj
+def sources_status(obj: Context) -> None:
+    """Per source: state, last success, last error, items per minute and lag, as the
+    ingest process last recorded them in the state directory."""
+    from datetime import UTC, datetime
+
+    from ingest.health import format_status
+
+    service, _ = _ingest_service(obj)
+    with service:
+        click.echo(format_status(service.status(), now=datetime.now(UTC)))
+
+
+@sources.command("test")
+@click.argument("name")
+@click.option("--seconds", default=5.0, show_default=True, help="How long to read a stream.")
+@click.option("--limit", default=20, show_default=True, help="Most mentions to show.")
+@click.pass_obj
+def sources_test(obj: Context, name: str, seconds: float, limit: int) -> None:
+    """Fetch once from one configured source and print the normalised mentions, without
+    producing them or moving its cursor."""
+    from ingest import SourceError
+
+    service, _ = _ingest_service(obj)
+    with service:
+        try:
+            mentions = service.poll_once(name, seconds=seconds, limit=limit)
+        except KeyError as exc:
+            raise click.ClickException(str(exc.args[0])) from None
+        except SourceError as exc:
+            raise click.ClickException(f"{name}: {exc}") from None
+    for m in mentions[:limit]:
+        click.echo(json.dumps(m.model_dump(mode="json"), ensure_ascii=False))
+    click.echo(f"{len(mentions)} mention(s) from {name}", err=True)
+
+
 def main() -> None:
     cli(prog_name="stormwatch")

@@ -1,4 +1,5 @@
-"""Fixtures of the ingest tests: a real feed server, a closed port, a manual clock."""
+"""Fixtures of the ingest tests: a real feed server, a real API server for the platform
+fakes, a closed port, a manual clock, and a harness that builds services."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 
 from core.bus.embedded import EmbeddedBus
 from core.clock import ManualClock
+from tests.ingest.apiserver import ApiServer
 from tests.ingest.documents import START
 from tests.ingest.feedserver import FeedServer
+from tests.ingest.harness import Harness
 
 
 @pytest.fixture
@@ -51,3 +54,18 @@ def bus() -> EmbeddedBus:
 @pytest.fixture
 def state_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "ingest.db"
+
+
+@pytest.fixture
+def api(clock: ManualClock) -> Iterator[ApiServer]:
+    s = ApiServer()
+    s.now = clock.now()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def harness(state_path: Path, clock: ManualClock, http: httpx.Client) -> Iterator[Harness]:
+    h = Harness(state_path, clock, http)
+    yield h
+    h.close()
