@@ -11,7 +11,18 @@ sentiment words and phrases found, after these rules, squashed by ``s / sqrt(s^2
 * after a contrast word (aber, jedoch) words count 1.5 times, before it half;
 * exclamation marks (up to four) add 0.25 each in the direction of the sum.
 
-`emoji_score` scores emoji and emoticons alone (any language).
+A word that is not listed is looked up again (`GermanLexicon.valence`), in this order:
+without a common inflection ending; a noun in -heit/-keit without it ("Freundlichkeit" ->
+"freundlich"); an adjective in un- as its stem, negated and dampened like "nicht"
+("unschön", "Unglück"); a word starting with a listed prefix ("Scheißwetter",
+"Lieblingsband"); a compound ending in a listed head noun ("Verkehrschaos",
+"Zugausfall"). Heads are an explicit list because an arbitrary tail finds words that are
+not there ("Abenteuer" is no "teuer", "Schulklasse" no "klasse"); for the same reason
+neither ge- nor doubled letters are stripped ("Geschlecht", "hatte").
+
+`emoji_score` scores emoji and emoticons alone (any language). Emoji count wherever they
+stand; ASCII emoticons (``:)``, ``xD``, ``<3``) only where no letter, digit or slash
+touches them, so links (``http://``) and words are not read as faces.
 """
 
 from __future__ import annotations
@@ -30,6 +41,11 @@ _TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _TOKEN = re.compile(r"[^\W\d_]+|[.!?;:,]", re.UNICODE)
 _ENDINGS = ("esten", "ester", "estes", "estem", "este", "en", "er", "es", "em", "e", "n", "s", "t")
 _NEGATION_DAMPING = -0.75
+_NOUN_SUFFIXES = ("heit", "keit")
+_MIN_STEM = 3
+_MIN_HEAD = 4
+_PREFIX_REST = 3
+_CACHE_SIZE = 100_000
 _NEGATION_REACH = 3
 _BOOST_REACH = 2
 _CAPS = 1.3
@@ -62,7 +78,8 @@ def load_german() -> GermanLexicon:
 
 
 class GermanLexicon:
-    """Scores German text with a lexicon (see the module docstring); immutable once built."""
+    """Scores German text with a lexicon (see the module docstring); its entries do not
+    change once built (a lookup cache is its only state)."""
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         words: dict[str, float] = {}
@@ -82,21 +99,67 @@ class GermanLexicon:
         self.negations = frozenset(normalise(w) for w in _strings(data["negations"], "negations"))
         self.intensifiers = {normalise(w): float(f) for w, f in data["intensifiers"].items()}
         self.contrast = frozenset(normalise(w) for w in _strings(data["contrast"], "contrast"))
+        self._cache: dict[str, float | None] = {}
+        self.heads: dict[str, float] = {}
+        for head in _strings(data.get("compound_heads") or [], "compound_heads"):
+            value = words.get(normalise(head))
+            if value is None:
+                raise ValueError(f"lexicon: compound head {head!r} is not among the words")
+            self.heads[normalise(head)] = value
+        self.prefixes = {normalise(p): float(v) for p, v in (data.get("prefixes") or {}).items()}
         self.emoji = {str(e): float(v) for e, v in data["emoji"].items()}
-        self._emoji_re = re.compile(
-            "|".join(re.escape(e) for e in sorted(self.emoji, key=len, reverse=True))
-        )
+        patterns = [_emoji_pattern(e) for e in sorted(self.emoji, key=len, reverse=True)]
+        # With no entries, a pattern that never matches (an empty one would match anywhere).
+        self._emoji_re = re.compile("|".join(patterns) or "(?!)")
 
     def valence(self, word: str) -> float | None:
-        """The valence of a normalised word, trying it without a common ending."""
+        """The valence of a normalised word, trying the fallbacks of the module docstring."""
+        if word in self._cache:
+            return self._cache[word]
+        found = self._inflected(word)
+        if found is None:
+            found = self._derived(word)
+        if len(self._cache) >= _CACHE_SIZE:
+            # A stream meets new words forever; starting afresh keeps memory bounded.
+            self._cache.clear()
+        self._cache[word] = found
+        return found
+
+    def _inflected(self, word: str) -> float | None:
         found = self.words.get(word)
         if found is not None:
             return found
         for ending in _ENDINGS:
-            if word.endswith(ending) and len(word) - len(ending) >= 3:
+            if word.endswith(ending) and len(word) - len(ending) >= _MIN_STEM:
                 found = self.words.get(word[: -len(ending)])
                 if found is not None:
                     return found
+        return None
+
+    def _derived(self, word: str) -> float | None:
+        for suffix in _NOUN_SUFFIXES:
+            stem = word[: -len(suffix)]
+            if word.endswith(suffix) and len(stem) >= _MIN_STEM:
+                found = self._inflected(stem)
+                if found is not None:
+                    return found
+        if word.startswith("un") and len(word) >= 6:
+            found = self._inflected(word[2:])
+            if found is not None:
+                return found * _NEGATION_DAMPING
+        for prefix, value in self.prefixes.items():
+            if word.startswith(prefix) and len(word) - len(prefix) >= _PREFIX_REST:
+                return value
+        for start in range(_MIN_STEM, len(word) - _MIN_HEAD + 1):
+            head = self.heads.get(word[start:]) or self._head_inflected(word[start:])
+            if head is not None:
+                return head
+        return None
+
+    def _head_inflected(self, tail: str) -> float | None:
+        for ending in ("en", "n", "s", "e"):
+            if tail.endswith(ending) and (found := self.heads.get(tail[: -len(ending)])):
+                return found
         return None
 
     def emoji_sum(self, text: str) -> float:
@@ -198,6 +261,13 @@ def _last_before(units: list[_Unit], at: int, clause: int, reach: int) -> _Unit 
         if at - reach <= unit.end - 1 < at and unit.clause == clause:
             found = unit
     return found
+
+
+def _emoji_pattern(entry: str) -> str:
+    if entry.isascii():
+        # An emoticon must stand apart: not inside a word, a number or a link.
+        return rf"(?<![\w/]){re.escape(entry)}(?![\w/])"
+    return re.escape(entry)
 
 
 def _strings(entries: Any, where: str) -> list[str]:

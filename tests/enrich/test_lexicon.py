@@ -7,6 +7,7 @@ import pytest
 from core.records import Sentiment
 from enrich.lexicon import GermanLexicon, load_german
 from enrich.sentiment import LexiconScorer, label_for
+from enrich.sentiment_text import for_lexicon
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,84 @@ def test_neutral_threshold() -> None:
     assert label_for(-0.06, 0.05) is Sentiment.NEGATIVE
     wide = LexiconScorer(neutral=0.9)
     assert wide.score(["good"], ["en"])[0].label is Sentiment.NEUTRAL
+
+
+@pytest.mark.parametrize(
+    ("word", "sign"),
+    [
+        ("unschön", -1),  # un- negates a positive stem
+        ("Unglück", -1),
+        ("Freundlichkeit", 1),  # -keit/-heit nouns of listed adjectives
+        ("Unzuverlässigkeit", -1),
+        ("Verkehrschaos", -1),  # a compound ending in a listed head noun
+        ("Systemfehlern", -1),
+        ("Scheißwetter", -1),  # listed prefixes
+        ("Lieblingsband", 1),
+        ("Abenteuer", 0),  # an arbitrary tail is no word: not "teuer"
+        ("Schulklasse", 0),  # positive tails are not heads: not "klasse"
+        ("Geschlecht", 0),  # ge- is not stripped: not "schlecht"
+        ("Supermarkt", 0),  # super- is no prefix
+    ],
+)
+def test_german_word_formation(german: GermanLexicon, word: str, sign: int) -> None:
+    score = german.score(word)
+    assert (score > 0) - (score < 0) == sign, score
+
+
+def test_compound_heads_must_be_listed_words() -> None:
+    base: dict[str, Any] = {
+        "words": {-2: ["chaos"]},
+        "phrases": {},
+        "negations": [],
+        "intensifiers": {},
+        "contrast": [],
+        "emoji": {},
+    }
+    assert GermanLexicon({**base, "compound_heads": ["Chaos"]}).score("Verkehrschaos") < 0
+    with pytest.raises(ValueError, match="compound head 'panne'"):
+        GermanLexicon({**base, "compound_heads": ["panne"]})
+
+
+def test_emoticons_stand_apart_from_words_and_links(german: GermanLexicon) -> None:
+    assert german.emoji_score("siehe http://example.com/a:/b") == 0
+    assert german.emoji_score("toll :/") < 0 < german.emoji_score("haha xD")
+    assert german.emoji_score("<3") > 0 > german.emoji_score("</3")
+    assert german.emoji_score("Box:Dateien") == 0  # ":D" inside a word is no face
+    assert german.emoji_score("😂") > 0 > german.emoji_score("😱")
+
+
+def test_repeated_scoring_gives_the_same_value(german: GermanLexicon) -> None:
+    # the lookup cache must not change what a word is worth
+    first = [german.score("Verkehrschaos und unschön"), german.score("gut")]
+    assert [german.score("Verkehrschaos und unschön"), german.score("gut")] == first
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "label"),
+    [
+        ("I don\u2019t like it", "en", Sentiment.NEGATIVE),  # typographic apostrophe
+        ("this is soooo goooood", "en", Sentiment.POSITIVE),  # elongation
+        ("Delivery took 3 weeks #EpicFail", "en", Sentiment.NEGATIVE),  # CamelCase hashtag
+        ("Danke &lt;3", "de", Sentiment.POSITIVE),  # an HTML entity from a feed
+        ("#TotalesChaos bei der Bahn", "de", Sentiment.NEGATIVE),
+    ],
+)
+def test_lexicon_scorer_cleans_text_first(
+    lexicon: LexiconScorer, text: str, language: str, label: Sentiment
+) -> None:
+    [result] = lexicon.score([text], [language])
+    assert result.label is label, result
+
+
+@pytest.mark.parametrize(
+    ("text", "cleaned"),
+    [
+        ("don\u2019t \u201cquote\u201d", 'don\'t "quote"'),
+        ("sooo goooood!!!", "soo good!!!"),
+        ("#NeverAgain #lowercase", "#Never Again #lowercase"),
+        ("Tom &amp; Jerry", "Tom & Jerry"),
+        ("plain text", "plain text"),
+    ],
+)
+def test_for_lexicon(text: str, cleaned: str) -> None:
+    assert for_lexicon(text) == cleaned

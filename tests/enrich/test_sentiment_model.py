@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from core.records import Sentiment
-from enrich.sentiment import LexiconScorer, TransformerScorer, label_map, load_scorer
+from enrich.sentiment import (
+    LexiconScorer,
+    TransformerScorer,
+    label_map,
+    load_scorer,
+    model_text,
+)
 from enrich.settings import EnrichSettings
 
 VOCAB = [
@@ -181,3 +187,60 @@ def test_the_base_install_needs_no_torch() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "transformers is not installed" in done.stderr
+
+
+def test_results_keep_the_callers_order_whatever_the_length_sorting(named_model: Path) -> None:
+    scorer = TransformerScorer(str(named_model), batch_size=2, max_length=16)
+    forward = scorer.score(TEXTS)
+    backward = scorer.score(TEXTS[::-1])
+    assert [r.label for r in backward] == [r.label for r in forward][::-1]
+    assert [r.score for r in backward] == pytest.approx([r.score for r in forward][::-1], abs=1e-5)
+
+
+def test_int8_quantisation_and_threads(named_model: Path) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        plain = TransformerScorer(str(named_model), max_length=16)
+        quantized = TransformerScorer(str(named_model), max_length=16, quantize=True, threads=1)
+        assert torch.get_num_threads() == 1
+        assert any(
+            isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in quantized._model.modules()
+        )
+        a, b = plain.score(TEXTS), quantized.score(TEXTS)
+        assert len(b) == len(TEXTS) and all(-1 <= r.score <= 1 for r in b)
+        # int8 weights move the figures a little, not wholesale
+        assert [r.score for r in b] == pytest.approx([r.score for r in a], abs=0.05)
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="CPU only"):
+        TransformerScorer(str(named_model), device="cuda", quantize=True)
+
+
+def test_load_scorer_passes_the_proposed_speed_settings(named_model: Path) -> None:
+    import torch
+
+    class Faster(EnrichSettings):  # what EnrichSettings holds once `quantize` lands there
+        quantize: bool = True
+
+    scorer = load_scorer(Faster(model=str(named_model)))
+    assert isinstance(scorer, TransformerScorer)
+    dynamic = torch.ao.nn.quantized.dynamic.Linear
+    assert any(isinstance(m, dynamic) for m in scorer._model.modules())
+    plain = load_scorer(EnrichSettings(model=str(named_model)))
+    assert isinstance(plain, TransformerScorer)
+    assert not any(isinstance(m, dynamic) for m in plain._model.modules())
+
+
+@pytest.mark.parametrize(
+    ("text", "seen"),
+    [
+        ("@acme_support why?", "@user why?"),
+        ("see https://t.co/abc123 now", "see http now"),
+        ("www.example.com/x is down", "http is down"),
+        ("mail me: a@b.de", "mail me: a@b.de"),  # an address is no handle
+    ],
+)
+def test_model_text_uses_the_twitter_placeholders(text: str, seen: str) -> None:
+    assert model_text(text) == seen
