@@ -43,10 +43,10 @@ if __package__ in (None, ""):
     # Run as a script: make the repo root importable so `enrich` and `core` resolve.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.data import shared_data
 from core.records import Sentiment
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "sentiment"
+DEFAULT_DATA = shared_data("sentiment")
 CLASSES = (Sentiment.NEGATIVE, Sentiment.NEUTRAL, Sentiment.POSITIVE)
 MIXED = "mixed"
 POLL = 256  # texts per score() call, about what one poll of the bus hands the stage
