@@ -5,16 +5,25 @@
 Runs each detector point by point (streaming, a fresh detector per file, no look-ahead)
 over every file of the NAB copy in DIR (default: ../shared/data/nab from the repo root)
 and prints, per profile, the normalised NAB score over the whole copy and over realTweets
-alone (the threshold is optimised separately on each), the wall time per detector, and
-NAB's published scores, which are over NAB's full 58-file corpus and so compare only
-roughly with this 53-file copy. ``--stormwatch alpha=0.05 --stormwatch poisson=false``
-passes keyword arguments (JSON values) to ``enrich.velocity.SpikeDetector``. A benchmark,
-not a test. Scoring: ``bench/nab.py``.
+alone (the threshold is optimised separately on each), the wall time per detector, the
+held-out check (the same scores on two halves of the files, split by the parity of
+sha256(file name): the detector's hyper-parameters were chosen by cross-validation over
+these halves, docs/spikes.md), and NAB's published scores, which are over NAB's full
+58-file corpus and so compare only roughly with this 53-file copy.
+
+Detectors: NAB's Windowed Gaussian; the stormwatch detector (``NoveltyDetector`` from
+``enrich.detectors``, one configuration for every file: the defaults of
+``NoveltySettings``; ``--stormwatch rest=50 --stormwatch two_sided=false`` overrides
+fields, JSON values); and, for reference, the two readings the enrich stage computes for
+mention counts: the rises-only novelty variant and the EWMA z-score/Poisson detector
+(``enrich.velocity.SpikeDetector``) behind ``Velocity``. A benchmark, not a test.
+Scoring: ``bench/nab.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import json
 import os
@@ -29,6 +38,7 @@ if __package__ in (None, ""):
     # Run as a script: make the repo root importable so `bench.nab` resolves.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.data import shared_data
 from bench.nab import (
     PROFILES,
     Corpus,
@@ -42,7 +52,7 @@ from bench.nab import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "nab"
+DEFAULT_DATA = shared_data("nab")
 SUBSET = "realTweets"
 
 # Published NAB v1.1 scores (standard / low FP / low FN) over all 58 files.
@@ -70,14 +80,28 @@ class _SpikeAdapter:
         return float(self._inner.update(value).score)
 
 
+class _NoveltyAdapter:
+    """Presents ``NoveltyDetector.update(value, when) -> NoveltyScore`` as a Detector."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def update(self, value: float, timestamp: datetime) -> float:
+        return float(self._inner.update(value, timestamp).score)
+
+
 def stormwatch_factory(**options: Any) -> DetectorFactory | str:
-    """The stormwatch detector's factory, building ``SpikeDetector(**options)`` per file,
-    or why it cannot be had (imported lazily, so the bench runs without
-    ``enrich/velocity.py``)."""
+    """The stormwatch detector's factory, or why it cannot be had (imported lazily, so
+    the bench runs without ``enrich``): ``enrich.velocity``'s calibrated
+    ``NoveltyDetector(NoveltySettings(**options))`` per file, or, in a build without it,
+    its ``SpikeDetector(**options)``."""
     try:
         module = importlib.import_module("enrich.velocity")
     except Exception as exc:  # any import failure only disables this detector
         return f"{type(exc).__name__}: {exc}"
+    novelty = getattr(module, "NoveltyDetector", None)
+    if novelty is not None:
+        return novelty_factory(**options)
     cls = getattr(module, "SpikeDetector", None)
     if cls is None:
         return "enrich.velocity has no SpikeDetector"
@@ -86,6 +110,46 @@ def stormwatch_factory(**options: Any) -> DetectorFactory | str:
         return _SpikeAdapter(cls(**options))
 
     return factory
+
+
+def novelty_factory(**options: Any) -> DetectorFactory | str:
+    """``enrich.detectors.NoveltyDetector(NoveltySettings(**options))`` per file, or why
+    it cannot be had."""
+    try:
+        module = importlib.import_module("enrich.detectors.novelty")
+        settings = module.NoveltySettings(**options)
+    except Exception as exc:  # an import or settings failure only disables this detector
+        return f"{type(exc).__name__}: {exc}"
+
+    def factory() -> Detector:
+        return _NoveltyAdapter(module.NoveltyDetector(settings))
+
+    return factory
+
+
+def ewma_factory(**options: Any) -> DetectorFactory | str:
+    """``enrich.velocity.SpikeDetector(**options)`` per file (the pipeline's z-score and
+    Poisson surprise), or why it cannot be had."""
+    try:
+        cls = importlib.import_module("enrich.velocity").SpikeDetector
+    except Exception as exc:  # any import failure only disables this detector
+        return f"{type(exc).__name__}: {exc}"
+
+    def factory() -> Detector:
+        return _SpikeAdapter(cls(**options))
+
+    return factory
+
+
+def half(name: str) -> str:
+    """The held-out half of a file: "A" if sha256 of its name (e.g.
+    ``realTweets/Twitter_volume_AAPL.csv``) is even, else "B"."""
+    return "A" if int(hashlib.sha256(name.encode()).hexdigest(), 16) % 2 == 0 else "B"
+
+
+def halves(corpus: Corpus) -> tuple[Corpus, Corpus]:
+    parts = {h: {k: f for k, f in corpus.files.items() if half(k) == h} for h in "AB"}
+    return Corpus(parts["A"], corpus.profiles), Corpus(parts["B"], corpus.profiles)
 
 
 def _option(text: str) -> tuple[str, Any]:
@@ -110,13 +174,14 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
 
 
-def _row(name: str, corpus: Corpus, results: dict[str, list[float]], seconds: str) -> str:
-    tweets = corpus.select(SUBSET)
+def _row(
+    name: str, scopes: tuple[Corpus, Corpus], results: dict[str, list[float]], seconds: str
+) -> str:
     cells = []
-    for scope in (corpus, tweets):
+    for scope in scopes:
         for profile in PROFILES:
-            cells.append(f"{score_corpus(scope, results, corpus.profiles[profile])[1]:6.1f}")
-    return f"{name:<22}{' '.join(cells[:3])}   {' '.join(cells[3:])}   {seconds:>8}"
+            cells.append(f"{score_corpus(scope, results, scope.profiles[profile])[1]:6.1f}")
+    return f"{name:<28}{' '.join(cells[:3])}   {' '.join(cells[3:])}   {seconds:>8}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,26 +192,31 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="keyword argument for enrich.velocity.SpikeDetector (value read as JSON)",
+        help="NoveltySettings field of the stormwatch detector (value read as JSON)",
     )
     args = parser.parse_args(argv)
     options = dict(_option(text) for text in args.stormwatch)
     corpus = load_corpus(args.data)
     tweets = corpus.select(SUBSET)
+    part_a, part_b = halves(corpus)
     print(
         f"NAB copy {args.data}: {len(corpus.files)} files, {corpus.window_count} windows; "
         f"{SUBSET}: {len(tweets.files)} files, {tweets.window_count} windows"
     )
     print("normalised score: 0 = never fires, 100 = first row of every window, no FP;")
     print(f"threshold optimised per profile on the whole copy, and again on {SUBSET} alone\n")
-    print(f"{'detector':<22}{'whole copy':^20}   {SUBSET + ' only':^20}   {'run s':>8}")
-    print(f"{'':<22}{'  std  lowFP  lowFN':<20}   {'  std  lowFP  lowFN':<20}")
-    print(_row("null", corpus, null_results(corpus), "-"))
+    header = f"{'  std  lowFP  lowFN':<20}   {'  std  lowFP  lowFN':<20}"
+    print(f"{'detector':<28}{'whole copy':^20}   {SUBSET + ' only':^20}   {'run s':>8}")
+    print(f"{'':<28}{header}")
+    print(_row("null", (corpus, tweets), null_results(corpus), "-"))
 
     detectors: list[tuple[str, DetectorFactory | str]] = [
         ("Windowed Gaussian", WindowedGaussian),
         ("stormwatch detector", stormwatch_factory(**options)),
+        ("  ref: novelty rises-only", novelty_factory(**{**options, "two_sided": False})),
+        ("  ref: EWMA z/Poisson", ewma_factory()),
     ]
+    scored: list[tuple[str, dict[str, list[float]]]] = []
     for name, factory in detectors:
         if isinstance(factory, str):
             print(f"{name}: unavailable ({factory})")
@@ -157,7 +227,17 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # a half-built detector must not hide the other rows
             print(f"{name}: unavailable ({type(exc).__name__}: {exc})")
             continue
-        print(_row(name, corpus, results, f"{time.perf_counter() - start:.1f}"))
+        print(_row(name, (corpus, tweets), results, f"{time.perf_counter() - start:.1f}"))
+        scored.append((name, results))
+
+    print(
+        f"\nheld-out check: half A = {len(part_a.files)} files, half B = {len(part_b.files)} "
+        "(parity of sha256(file name)), threshold optimised on each half"
+    )
+    print(f"{'detector':<28}{'half A':^20}   {'half B':^20}")
+    print(f"{'':<28}{header}")
+    for name, results in scored:
+        print(_row(name, (part_a, part_b), results, ""))
 
     print("\npublished (NAB's full 58-file corpus, not this copy):")
     for name, std, low_fp, low_fn in PUBLISHED:

@@ -119,6 +119,9 @@ class Velocity(BaseModel):
     """How unlikely the window count is under the baseline (-log10 of a Poisson tail)."""
     acceleration: float = 0.0
     negative_share: float = Field(default=0.0, ge=0, le=1)
+    novelty: float = Field(default=0.0, ge=0)
+    """Surprise (-log10 p) of the window count against the brand's own week of history,
+    from the detector scored on NAB (seasonality- and scale-aware; 0 while warming up)."""
 
 
 class EnrichedMention(_Record):

@@ -39,15 +39,19 @@ class SpikeRule(Rule):
     min_surprise: float | None = Field(default=None, gt=0)
     """-log10 of the chance of the window count under the baseline, e.g. 6 is one in a
     million (None: not checked)."""
+    min_novelty: float | None = Field(default=None, gt=0)
+    """-log10 of how unusual the window count is against the brand's own week of history
+    (time of day included; the detector scored on NAB), e.g. 3 (None: not checked)."""
     match: Literal["any", "all"] = "any"
-    """Whether any or all of the set minimums (min_zscore, min_surprise) must be reached."""
+    """Whether any or all of the set minimums (min_zscore, min_surprise, min_novelty) must
+    be reached."""
     min_count: int = Field(default=5, ge=1)
     """Mentions in the velocity window at least, so a quiet brand's 1 -> 3 is no spike."""
 
     @model_validator(mode="after")
     def _needs_a_minimum(self) -> Self:
-        if self.min_zscore is None and self.min_surprise is None:
-            raise error("a spike rule needs min_zscore or min_surprise (or both)")
+        if self.min_zscore is None and self.min_surprise is None and self.min_novelty is None:
+            raise error("a spike rule needs min_zscore, min_surprise or min_novelty")
         return self
 
     def is_spike(self, v: Velocity) -> bool:
@@ -56,6 +60,8 @@ class SpikeRule(Rule):
             checks.append(v.zscore >= self.min_zscore)
         if self.min_surprise is not None:
             checks.append(v.surprise >= self.min_surprise)
+        if self.min_novelty is not None:
+            checks.append(v.novelty >= self.min_novelty)
         reached = any(checks) if self.match == "any" else all(checks)
         return reached and v.window_count >= self.min_count
 
@@ -92,6 +98,7 @@ class SpikeState(RuleState):
             "baseline": v.baseline,
             "zscore": v.zscore,
             "surprise": v.surprise,
+            "novelty": v.novelty,
             "acceleration": v.acceleration,
             "negative_share": v.negative_share,
             "min_count": rule.min_count,
@@ -100,6 +107,8 @@ class SpikeState(RuleState):
             figures["min_zscore"] = rule.min_zscore
         if rule.min_surprise is not None:
             figures["min_surprise"] = rule.min_surprise
+        if rule.min_novelty is not None:
+            figures["min_novelty"] = rule.min_novelty
         return Reading(
             summary=(
                 f"{self._brand}: {v.window_count} mentions in the velocity window against "

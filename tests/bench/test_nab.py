@@ -24,6 +24,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import spikes  # noqa: E402
+from bench.data import shared_data  # noqa: E402
 from bench.nab import (  # noqa: E402
     Corpus,
     DataFile,
@@ -40,7 +41,7 @@ from bench.nab import (  # noqa: E402
     window_rows,
 )
 
-NAB_DATA = REPO.parent / "shared" / "data" / "nab"
+NAB_DATA = shared_data("nab")
 STANDARD = Profile("standard", tp=1.0, fp=0.11, fn=1.0)
 LOW_FN = Profile("reward_low_FN_rate", tp=1.0, fp=0.11, fn=2.0)
 T0 = datetime(2015, 3, 1)

@@ -8,7 +8,12 @@ import pytest
 
 from enrich.settings import VelocitySettings
 from enrich.stats import normal_log10_sf, poisson_log10_sf
-from enrich.velocity import BrandVelocity, SpikeDetector, VelocityTracker
+from enrich.velocity import (
+    BrandVelocity,
+    SpikeDetector,
+    VelocityTracker,
+    count_novelty_settings,
+)
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 
@@ -275,3 +280,48 @@ def test_tracker_without_a_clock_runs_on_event_time() -> None:
     assert tracker.now == at(100)
     # the first mention is long out of the window now
     assert tracker.observe("acme", "3", at(100), False).window_count == 2
+
+
+# -- the calibrated novelty reading beside the EWMA figures ------------------------------
+
+
+def test_count_novelty_settings_follow_the_bucket() -> None:
+    minute = count_novelty_settings(SETTINGS)
+    assert minute.window == 10_000 and minute.warmup == 30 and minute.rest == 8 * 60
+    assert not minute.two_sided  # mention counts: rises only
+    hourly = count_novelty_settings(
+        VelocitySettings(
+            bucket=timedelta(hours=1),
+            window=timedelta(hours=3),
+            retention=timedelta(hours=3),
+            warmup=timedelta(days=60),
+        )
+    )
+    # a week is 168 buckets: the floor of 1,000 applies, then room beyond the warm-up
+    assert hourly.window == 60 * 24 + 100 and hourly.rest == 8
+
+
+def test_brand_velocity_novelty_sees_a_burst_after_a_calm_history() -> None:
+    rng = random.Random(1)
+    velocity = BrandVelocity(SETTINGS)
+    assert velocity.novelty is None
+    calm, storm = [], []
+    n = 0
+    for minute in range(2 * 1440 + 3):  # two calm days at 1/min, then 15/min
+        rate = 1.0 if minute < 2 * 1440 else 15.0
+        for _ in range(poisson(rng, rate)):
+            when = at(minute + rng.uniform(0, 59) / 60)
+            figures = velocity.observe(f"id{n}", when, False, when)
+            n += 1
+            reading = velocity.novelty
+            assert reading is not None and 0 <= reading.score < 1
+            assert figures.novelty == reading.surprise, "the reading travels on the bus"
+            if 1440 <= minute < 2 * 1440:
+                calm.append(reading)
+            elif minute >= 2 * 1440:
+                storm.append(reading)
+    assert max(r.surprise for r in storm) > max(r.surprise for r in calm) + 0.7
+    assert any(r.reported and r.score > 0 for r in storm)
+    # time passing without mentions also refreshes the reading
+    later = velocity.figures(at(2 * 1440 + 60))
+    assert velocity.novelty is not None and velocity.novelty.value == later.window_count == 0

@@ -79,6 +79,17 @@ def test_match_any_or_all_of_zscore_and_surprise(
     assert all_.feed(mk(3, 2, velocity=v(10, 3.5, 6.0))) == [("firing", "acme", at(2))]
 
 
+def test_min_novelty_judges_the_reading_against_the_brands_own_history(
+    rules_from: Callable[[str], RuleSet], driver: Callable[[RuleSet], Driver], mk: MakeMention
+) -> None:
+    d = spike_rule(rules_from, driver, "min_novelty: 3\n                match: all")
+    high_z_but_usual = Velocity(window_count=10, baseline=4.0, zscore=5.0, novelty=1.2)
+    assert d.feed(mk(1, 0, velocity=high_z_but_usual)) == []
+    novel = Velocity(window_count=10, baseline=4.0, zscore=5.0, novelty=3.4)
+    assert d.feed(mk(2, 1, velocity=novel)) == [("firing", "acme", at(1))]
+    assert d.alerts[0].figures["novelty"] == 3.4 and d.alerts[0].figures["min_novelty"] == 3
+
+
 def test_the_latest_reading_by_event_time_counts_not_the_latest_to_arrive(
     rules_from: Callable[[str], RuleSet], driver: Callable[[RuleSet], Driver], mk: MakeMention
 ) -> None:
