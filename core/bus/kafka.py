@@ -51,6 +51,13 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
     return opts
 
 
+def _message(topic: str, r: Any) -> Message:
+    """Our `Message` from a kafka-python ConsumerRecord (``topic`` without the prefix)."""
+    return Message(
+        topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()), r.timestamp
+    )
+
+
 class KafkaBus(Bus):
     name = "kafka"
 
@@ -176,17 +183,7 @@ class KafkaBus(Bus):
                 for records in consumer.poll(timeout_ms=500, max_records=5000).values():
                     for r in records:
                         if r.offset < end[KafkaTP(name, r.partition)]:
-                            out[r.partition].append(
-                                Message(
-                                    topic,
-                                    r.partition,
-                                    r.offset,
-                                    r.key,
-                                    r.value,
-                                    tuple(r.headers or ()),
-                                    r.timestamp,
-                                )
-                            )
+                            out[r.partition].append(_message(topic, r))
             return [m for p in sorted(out) for m in out[p]]
         except KafkaError as exc:
             raise BusError(f"reading {topic!r} failed: {exc}") from exc
@@ -260,17 +257,7 @@ class _KafkaConsumer(Consumer):
         for records in batches.values():
             for r in records:
                 topic = self._bus._unname(r.topic)
-                out.append(
-                    Message(
-                        topic,
-                        r.partition,
-                        r.offset,
-                        r.key,
-                        r.value,
-                        tuple(r.headers or ()),
-                        r.timestamp,
-                    )
-                )
+                out.append(_message(topic, r))
                 self._positions[TopicPartition(topic, r.partition)] = r.offset + 1
         return out
 
