@@ -16,22 +16,12 @@ from typing import Protocol
 
 import httpx
 
-from alerting import alerting_handler, alerting_ticker, build_notifiers, build_pipeline
-from alerting import restore_from_messages as restore_notifications
 from core import topics
 from core.bus import Bus, open_bus
 from core.clock import Clock, SystemClock
 from core.records import Alert, InvalidRecord, decode
 from core.stage import StageLoop
 from core.store import Store, open_store
-from dashboards.api import create_app
-from dashboards.indexer import TOPICS as INDEX_TOPICS
-from dashboards.indexer import index_handler
-from dashboards.server import WebServer
-from enrich.sentiment import load_scorer
-from enrich.stage import match_handler, velocity_handler
-from ingest import IngestService
-from rules import RulesEngine, rules_handler, rules_ticker
 from stormwatch.config import App
 
 log = logging.getLogger(__name__)
@@ -95,7 +85,11 @@ class Runtime:
         """The workers of one stage, ready to run."""
         assert self.bus is not None and self.store is not None
         settings, bus, clock = self.app.settings, self.bus, self.clock
+        # Each stage is imported only when its workers are built: a rules or alerting
+        # process must not pay for spaCy and torch (600 MB and seconds of start-up).
         if stage == "ingest":
+            from ingest import IngestService
+
             service = IngestService(
                 self.app.watchlist,
                 settings.ingest,
@@ -106,6 +100,9 @@ class Runtime:
             )
             return [Call("ingest", service.run)]
         if stage == "enrich":
+            from enrich.sentiment import load_scorer
+            from enrich.stage import match_handler, velocity_handler
+
             scorer = load_scorer(settings.enrich)
             return [
                 self._loop(
@@ -124,6 +121,8 @@ class Runtime:
                 ),
             ]
         if stage == "rules":
+            from rules import RulesEngine, rules_handler, rules_ticker
+
             engine = RulesEngine(self.app.rules, clock)
             engine.restore(self._alert_history())
             return [
@@ -137,6 +136,9 @@ class Runtime:
                 )
             ]
         if stage == "alerting":
+            from alerting import alerting_handler, alerting_ticker, build_notifiers, build_pipeline
+            from alerting import restore_from_messages as restore_notifications
+
             state = restore_notifications(bus.read_topic(topics.NOTIFICATIONS))
             notifiers = build_notifiers(settings.alerting, self.http)
             pipeline = build_pipeline(settings.alerting, notifiers, clock, state)
@@ -151,6 +153,9 @@ class Runtime:
                 )
             ]
         if stage == "index":
+            from dashboards.indexer import TOPICS as INDEX_TOPICS
+            from dashboards.indexer import index_handler
+
             return [
                 self._loop(
                     "index",
@@ -162,6 +167,9 @@ class Runtime:
                 )
             ]
         if stage == "dashboards":
+            from dashboards.api import create_app
+            from dashboards.server import WebServer
+
             web = WebServer(
                 create_app(self.store, clock), settings.dashboards.host, settings.dashboards.port
             )

@@ -10,6 +10,7 @@ and accent-folded sub-fields that searches use as well.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from importlib import resources
@@ -338,7 +339,8 @@ class ElasticStore(Store):
         try:
             for kind in ("mentions", "alerts"):
                 self._es.indices.delete(index=f"{self.alias(kind)}-v*", ignore_unavailable=True)
-                self._es.indices.delete_index_template(name=self.alias(kind))
+                with contextlib.suppress(NotFoundError):  # never written: nothing to drop
+                    self._es.indices.delete_index_template(name=self.alias(kind))
         except (ApiError, TransportError) as exc:
             raise self._fail("cannot delete indices", exc) from exc
 

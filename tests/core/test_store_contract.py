@@ -402,3 +402,15 @@ def test_alerts_are_one_document_per_episode(store: Store) -> None:
     assert result.hits[0].doc["state"] == "resolved"
     assert result.facets["state"] == [("resolved", 1)]
     assert "<mark>boycott</mark>" in result.hits[0].highlights["summary"][0]
+
+
+def test_dropping_a_store_that_was_never_written_is_fine(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from core.store.elastic import ElasticStore
+
+    SqliteStore(tmp_path / "empty.db").drop()
+    url = request.getfixturevalue("es_url")
+    ElasticStore(
+        ElasticsearchSettings(hosts=(url,), index_prefix=f"never-{uuid.uuid4().hex[:8]}")
+    ).drop()

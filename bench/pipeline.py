@@ -1,0 +1,389 @@
+"""Pipeline throughput, alert latency and memory, embedded and on Kafka + Elasticsearch.
+
+    python bench/pipeline.py [--kafka 127.0.0.1:19092] [--es http://127.0.0.1:19200]
+                             [--mentions N] [--model PATH | --standin-model]
+                             [--only embedded|kafka] [--profile]
+
+Embedded (one process, `stormwatch demo`'s wiring): a synthetic stream (bench/_pipeline_stream:
+five brands and a competitor, EN/DE, baseline plus angry bursts) pre-loaded on
+mentions.raw and drained stage by stage, then through all stages at once; ingest from a
+large local RSS feed; alert latency under a steady background load (probe mentions for
+brands of their own, each paging a local Slack stand-in); peak memory.
+
+Kafka (each stage a ``stormwatch run STAGE`` process): raw -> enriched throughput with one
+and two enrich processes, index throughput into Elasticsearch, alert latency with the
+stages as processes, and each process's peak memory (VmHWM).
+
+Transformer sentiment: ``--model DIR`` (a local model) or ``--standin-model`` (random
+weights of XLM-R base's shape, built locally: speed only). Without either it is not
+measured. Server addresses default to STORMWATCH_TEST_KAFKA / STORMWATCH_TEST_ES; without
+them the Kafka part is skipped and says so. A benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import _pipeline_kafka as kafka_run
+from bench import _pipeline_replay as replay
+from bench._pipeline_config import Target, write_config
+from bench._pipeline_latency import HOPS, LatencyResult, measure
+from bench._pipeline_measure import SlackReceiver, mib, reset_peak, status_kb, summary_ms
+from bench._pipeline_stream import probe_brands, synthetic_stream
+from bench.ports import machine
+from core import topics
+from core.bus.embedded import EmbeddedBus
+from core.clock import SystemClock
+from core.records import Mention
+from core.store.sqlite import SqliteStore
+from stormwatch.config import App, load_app
+from stormwatch.wiring import Runtime, run_workers
+
+EMBEDDED_BAR = 5_000
+KAFKA_ENRICH_BAR = 10_000
+LATENCY_BAR = 1.0
+TRANSFORMER_BAR = 200
+LIVE_STAGES = ("enrich", "rules", "alerting", "index")
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def print_latency(result: LatencyResult, peak_note: str) -> None:
+    lat = list(result.latencies.values())
+    print(
+        f"  background {result.background_rate:,.0f} mentions/s; {len(lat)} of {result.injected}"
+        f" alerts measured (warm-up page after {result.warmup_seconds:.1f}s)"
+    )
+    print(f"  mention on the bus -> page received: {summary_ms(lat)}")
+    if len(lat) < 100:
+        print("  (fewer than 100 alerts: the p99 is not worth much)")
+    p99 = sorted(lat)[max(0, int(len(lat) * 0.99) - 1)] if lat else float("inf")
+    print(f"  bar p99 < {LATENCY_BAR:.0f} s: {verdict(p99 < LATENCY_BAR and len(lat) > 0)}")
+    print("  per hop (bus timestamps of the probe's records, 1 ms resolution):")
+    for hop in HOPS:
+        print(f"    {hop:<22} {summary_ms(result.hops.get(hop, []))}")
+    print(f"  {peak_note}")
+
+
+# -- embedded --------------------------------------------------------------------------
+def embedded(app: App, folder: Path, mentions: Sequence[Mention], args: argparse.Namespace) -> None:
+    span = (mentions[-1].published_at - mentions[0].published_at).total_seconds() / 3600
+    print(
+        f"\n== embedded adapters: {len(mentions):,} mentions pre-loaded on mentions.raw "
+        f"({span:.1f} h of event time), {app.settings.bus.embedded.partitions} partitions, "
+        "lexicon sentiment"
+    )
+    rates, counts, produce = replay.per_stage(app, folder, mentions)
+    print(f"  pre-load (produce to mentions.raw)      {produce:>9,.0f} records/s")
+    print("  each stage alone, draining its input:")
+    for r in rates:
+        print(
+            f"    {r.name:<18} {r.records:>7,} records in {r.seconds:6.2f}s  {r.rate:>9,.0f}/s"
+            f"  ({1e6 / r.rate if r.rate else 0:5.0f} us/record)"
+        )
+    print(
+        f"  ({counts.matched:,} brand mentions from {counts.raw:,} posts; {counts.alerts} alerts "
+        "fired by the bursts and paged)"
+    )
+    serial = len(mentions) / sum(r.seconds for r in rates)
+    print(
+        f"  one after another: {serial:,.0f} mentions/s (the ceiling of one process: the GIL "
+        "runs one stage at a time)"
+    )
+    reset_peak()
+    e2e = replay.end_to_end(app, folder, mentions, counts)
+    print(
+        f"  end to end, all stages in threads: {e2e.records:,} mentions in {e2e.seconds:.2f}s"
+        f" = {e2e.rate:,.0f} mentions/s   bar >= {EMBEDDED_BAR:,}/s: "
+        f"{verdict(e2e.rate >= EMBEDDED_BAR)}"
+    )
+    print(f"  peak RSS of the process during the run: {mib(status_kb('self', 'VmHWM'))}")
+    if e2e.rate < EMBEDDED_BAR or args.profile:
+        from bench._pipeline_profile import profile
+
+        sample = mentions[: min(len(mentions), 5000)]
+        print(f"  where the time goes (cProfile, first {len(sample):,} mentions, per record):")
+        for line in profile(app, folder, sample, top_n=8 if args.profile else 0):
+            print(line)
+
+    from bench._pipeline_ingest import measure as ingest_measure
+
+    ing = ingest_measure(args.feed_items)
+    print(
+        f"  ingest: one RSS feed of {ing.items:,} items ({ing.megabytes:.1f} MB) from 127.0.0.1:"
+        f" poll+parse+normalise+dedup+produce {ing.produced / ing.poll_seconds:,.0f} items/s;"
+        f" feedparser+normalise alone {ing.items / ing.parse_seconds:,.0f} items/s"
+    )
+
+
+def embedded_latency(
+    app: App, folder: Path, receiver: SlackReceiver, args: argparse.Namespace
+) -> None:
+    probes = probe_brands(args.probes + 1)
+    print(
+        f"\n== alert latency, embedded (all stages in one process, SQLite store, "
+        f"Slack stand-in over HTTP): {args.probes} probes, one every {args.probe_interval}s"
+    )
+    bus = EmbeddedBus(default_partitions=app.settings.bus.embedded.partitions)
+    runtime = Runtime(app, SystemClock(), bus=bus, store=SqliteStore(folder / "live.db"))
+    runtime.prepare(LIVE_STAGES)
+    stop = threading.Event()
+    reset_peak()
+    threads = run_workers([w for s in LIVE_STAGES for w in runtime.workers(s)], stop)
+    try:
+        result = measure(
+            bus,
+            receiver,
+            probes[1:],
+            warmup=probes[0],
+            background_rate=args.background,
+            probe_interval=args.probe_interval,
+        )
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+        runtime.close()
+    print_latency(
+        result, f"peak RSS of the process during the run: {mib(status_kb('self', 'VmHWM'))}"
+    )
+
+
+# -- Kafka -----------------------------------------------------------------------------
+def kafka(
+    mentions: Sequence[Mention], folder: Path, receiver: SlackReceiver, args: argparse.Namespace
+) -> None:
+    probes = probe_brands(args.probes + 1)
+    print(
+        f"\n== Kafka {args.kafka} + Elasticsearch {args.es or '(none: index skipped)'}: "
+        f"stages as `stormwatch run STAGE` processes, {args.partitions} partitions, "
+        "lexicon sentiment"
+    )
+    index_run: tuple[Target, Path, int] | None = None
+    for procs in args.enrich_procs:
+        target = kafka_run.new_target(args.kafka, args.es, args.partitions)
+        run_dir = folder / target.prefix
+        settings = write_config(run_dir, target, receiver.url, probes)
+        stages = kafka_run.Stages(settings, run_dir / "logs")
+        try:
+            produce = kafka_run.preload(target, mentions)
+            offsets = kafka_run.Offsets(target)
+            for _ in range(procs):
+                stages.start("enrich")
+            progress = kafka_run.watch(
+                functools.partial(offsets.end, topics.ENRICHED),
+                kafka_run.enrich_done(offsets, len(mentions)),
+                stages.alive,
+                timeout=args.timeout,
+            )
+            peaks = stages.peak_kb()
+        except BaseException:
+            print(stages.tail(), file=sys.stderr)
+            stages.stop()
+            kafka_run.cleanup(target)
+            raise
+        stages.stop()
+        offsets.close()
+        rate = len(mentions) / progress.seconds
+        sustained = progress.sustained() * len(mentions) / max(progress.total, 1)
+        print(
+            f"  raw -> enriched, {procs} enrich process(es): {len(mentions):,} posts "
+            f"({progress.total:,} enriched records) in {progress.seconds:.1f}s incl. start-up"
+            f" = {rate:,.0f} posts/s; sustained {sustained:,.0f} posts/s"
+            f"   bar >= {KAFKA_ENRICH_BAR:,}/s: {verdict(sustained >= KAFKA_ENRICH_BAR)}"
+        )
+        print(
+            f"    (pre-load {produce:,.0f} records/s; peak RSS "
+            + ", ".join(f"{n} {mib(kb)}" for n, kb in peaks.items())
+            + ")"
+        )
+        if index_run is None and args.es:
+            index_run = (target, settings, progress.total)
+        else:
+            kafka_run.cleanup(target)
+    if index_run is not None:
+        kafka_index(*index_run, folder, args)
+    kafka_latency(folder, receiver, probes, args)
+
+
+def kafka_index(
+    target: Target, settings: Path, expected: int, folder: Path, args: argparse.Namespace
+) -> None:
+    stages = kafka_run.Stages(settings, folder / target.prefix / "logs")
+    try:
+        stages.start("index")
+        progress = kafka_run.watch(
+            kafka_run.es_count(target), lambda c: c >= expected, stages.alive, args.timeout, 0.5
+        )
+        peaks = stages.peak_kb()
+    except Exception:
+        print(stages.tail(), file=sys.stderr)
+        raise
+    finally:
+        stages.stop()
+        kafka_run.cleanup(target)
+    print(
+        f"  mentions.enriched -> Elasticsearch, 1 index process: {progress.total:,} documents in "
+        f"{progress.seconds:.1f}s incl. start-up; sustained {progress.sustained():,.0f} docs/s "
+        f"(peak RSS {mib(peaks.get('index#1'))})"
+    )
+
+
+def kafka_latency(
+    folder: Path, receiver: SlackReceiver, probes: list[tuple[str, str]], args: argparse.Namespace
+) -> None:
+    target = kafka_run.new_target(args.kafka, args.es, args.partitions)
+    settings = write_config(folder / target.prefix, target, receiver.url, probes)
+    with kafka_run.bus(target) as bus:
+        bus.ensure_topics(topics.specs(target.partitions))
+        stages = kafka_run.Stages(settings, folder / target.prefix / "logs")
+        print(
+            f"\n== alert latency, Kafka ({', '.join(LIVE_STAGES)} as processes"
+            f"{'' if args.es else '; no index: no --es'}): {args.probes} probes, "
+            f"one every {args.probe_interval}s"
+        )
+        try:
+            for stage in LIVE_STAGES:
+                if stage != "index" or args.es:
+                    stages.start(stage)
+            result = measure(
+                bus,
+                receiver,
+                probes[1:],
+                warmup=probes[0],
+                background_rate=args.background,
+                probe_interval=args.probe_interval,
+                alive=stages.alive,
+            )
+            peaks = stages.peak_kb()
+        except Exception:
+            print(stages.tail(), file=sys.stderr)
+            raise
+        finally:
+            stages.stop()
+            kafka_run.cleanup(target)
+    print_latency(
+        result,
+        "peak RSS per stage process: " + ", ".join(f"{n} {mib(kb)}" for n, kb in peaks.items()),
+    )
+
+
+# -- transformer -----------------------------------------------------------------------
+def transformer(
+    folder: Path, receiver: SlackReceiver, mentions: Sequence[Mention], args: argparse.Namespace
+) -> None:
+    print("\n== transformer sentiment (enrich match step, embedded)")
+    if not args.model_path:
+        print(
+            "  not measured: no --model DIR (a local sequence-classification model) and no "
+            "--standin-model; nothing is ever downloaded"
+        )
+        return
+    from enrich.sentiment import TransformerScorer, load_scorer
+
+    app = load_app(write_config(folder / "model", Target(), receiver.url, [], args.model_path))
+    scorer_note = f"model {args.model_path}" + (
+        " (stand-in: random weights, XLM-R base shape; speed only)" if args.standin_model else ""
+    )
+    if not isinstance(load_scorer(app.settings.enrich), TransformerScorer):
+        print(f"  not measured: {args.model_path} does not load (see the warning above)")
+        return
+    sample = list(mentions[: args.transformer_mentions])
+    match = replay.match_only(app, folder, sample)
+    rate = match.rate
+    print(
+        f"  {scorer_note}: {len(sample):,} posts through the match step in {match.seconds:.1f}s = "
+        f"{rate:,.0f} posts/s   bar >= {TRANSFORMER_BAR}/s on CPU: "
+        f"{verdict(rate >= TRANSFORMER_BAR)}"
+    )
+    texts = [m.text for m in sample]
+    for label, kwargs in (
+        ("scorer alone", {}),
+        ("scorer alone, int8 dynamic quantisation", {"quantize": True}),
+    ):
+        scorer = TransformerScorer(args.model_path, **kwargs)  # type: ignore[arg-type]
+        scorer.score(texts[:32])
+        t0 = time.perf_counter()
+        scorer.score(texts)
+        print(f"  {label:<40} {len(texts) / (time.perf_counter() - t0):8,.0f} texts/s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--kafka", default=os.environ.get("STORMWATCH_TEST_KAFKA"))
+    ap.add_argument("--es", default=os.environ.get("STORMWATCH_TEST_ES"))
+    ap.add_argument("--mentions", type=int, default=30_000, help="posts in the throughput stream")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--model", help="local sentiment model directory for the transformer run")
+    ap.add_argument(
+        "--standin-model",
+        action="store_true",
+        help="build a random-weight XLM-R-base-shaped model (speed only)",
+    )
+    ap.add_argument("--transformer-mentions", type=int, default=1000)
+    ap.add_argument("--only", choices=("embedded", "kafka"))
+    ap.add_argument("--probes", type=int, default=120, help="alerts measured per latency run")
+    ap.add_argument("--probe-interval", type=float, default=0.2, help="seconds between probes")
+    ap.add_argument(
+        "--background", type=float, default=300, help="calm mentions/s during latency runs"
+    )
+    ap.add_argument("--feed-items", type=int, default=10_000)
+    ap.add_argument("--partitions", type=int, default=6, help="partitions of the Kafka topics")
+    ap.add_argument("--enrich-procs", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
+    ap.add_argument("--timeout", type=float, default=600, help="longest wait for one Kafka run")
+    ap.add_argument("--profile", action="store_true", help="always print the per-stage profile")
+    args = ap.parse_args()
+
+    print(f"machine: {machine()}")
+    t_start = time.monotonic()
+    mentions = synthetic_stream(args.mentions, seed=args.seed)
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        folder = Path(tmp)
+        args.model_path = args.model
+        if args.standin_model and not args.model:
+            from bench._pipeline_model import build_standin
+
+            args.model_path = str(
+                build_standin(folder / "standin", [m.text for m in mentions[:5000]])
+            )
+        receiver = SlackReceiver(pid for pid, _ in probe_brands(args.probes + 1))
+        try:
+            if args.only in (None, "embedded"):
+                app = load_app(
+                    write_config(
+                        folder / "embedded",
+                        Target(partitions=4),
+                        receiver.url,
+                        probe_brands(args.probes + 1),
+                    )
+                )
+                embedded(app, folder, mentions, args)
+                embedded_latency(app, folder, receiver, args)
+            if args.only in (None, "kafka"):
+                if not args.kafka:
+                    print("\n== Kafka: skipped: no --kafka / STORMWATCH_TEST_KAFKA")
+                else:
+                    kafka(mentions, folder, receiver, args)
+            transformer(folder, receiver, mentions, args)
+        finally:
+            receiver.stop()
+    print(f"\n(total run time {time.monotonic() - t_start:.0f}s)")
+
+
+if __name__ == "__main__":
+    main()
