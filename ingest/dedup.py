@@ -46,12 +46,13 @@ CREATE TABLE IF NOT EXISTS health (
     last_error TEXT, last_error_at REAL,
     failures INTEGER NOT NULL DEFAULT 0,
     next_due REAL,
-    newest_item_at REAL
+    newest_item_at REAL,
+    connected INTEGER
 );
 """
 _HEALTH_COLUMNS = (
     "source, last_poll_at, last_success_at, last_error, last_error_at, failures, next_due, "
-    "newest_item_at"
+    "newest_item_at, connected"
 )
 _PLACES = ", ".join("?" * len(_HEALTH_COLUMNS.split(",")))
 
@@ -107,6 +108,8 @@ class IngestState:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(health)")}
         if "newest_item_at" not in columns:  # a state file from before streams and lag
             self._db.execute("ALTER TABLE health ADD COLUMN newest_item_at REAL")
+        if "connected" not in columns:  # a state file from before the stream state was kept
+            self._db.execute("ALTER TABLE health ADD COLUMN connected INTEGER")
 
     # -- dedup ------------------------------------------------------------------------
     def unseen(self, mentions: Iterable[Mention]) -> list[Mention]:
@@ -185,7 +188,7 @@ class IngestState:
 
     # -- health -----------------------------------------------------------------------
     def save_health(self, health: FeedHealth) -> None:
-        """Store ``health`` (the derived figures and the connection state are not)."""
+        """Store ``health`` (the derived figures are not)."""
         with self._lock:
             self._db.execute(
                 f"INSERT OR REPLACE INTO health ({_HEALTH_COLUMNS}) VALUES ({_PLACES})",
@@ -198,6 +201,7 @@ class IngestState:
                     health.consecutive_failures,
                     _ts(health.next_due),
                     _ts(health.newest_item_at),
+                    None if health.connected is None else int(health.connected),
                 ),
             )
 
@@ -208,12 +212,13 @@ class IngestState:
         with self._lock:
             row = self._db.execute(
                 "SELECT last_poll_at, last_success_at, last_error, last_error_at, failures, "
-                "next_due, newest_item_at FROM health WHERE source = ?",
+                "next_due, newest_item_at, connected FROM health WHERE source = ?",
                 (name,),
             ).fetchone()
+        stream = mode == "stream"
         if row is None:
-            return FeedHealth(name, kind, location, mode=mode)
-        poll, success, error, error_at, failures, due, newest = row
+            return FeedHealth(name, kind, location, mode=mode, connected=False if stream else None)
+        poll, success, error, error_at, failures, due, newest, connected = row
         return FeedHealth(
             name,
             kind,
@@ -225,6 +230,7 @@ class IngestState:
             consecutive_failures=int(failures),
             next_due=_dt(due),
             mode=mode,
+            connected=bool(connected) if stream else None,
             newest_item_at=_dt(newest),
         )
 

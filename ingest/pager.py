@@ -39,7 +39,8 @@ _RESTART_ON = frozenset({400, 404, 410, 422})
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    mentions: Sequence[Mention]
+    mentions: Sequence[Mention | None]
+    """None: an item the platform sent that is no use (`ingest.sources.base.mention`)."""
     next: str | None
     """The token of the next (older) page; None: this was the last."""
     newest: str | None = None
@@ -110,7 +111,7 @@ def walk(
                 raise
             log.debug("walk cut short at page %d: %s", number + 1, exc.reason)
             break
-        mentions.extend(page.mentions)
+        mentions.extend(m for m in page.mentions if m is not None)
         newest = _later(newest, page.newest, order)
         if page.done or page.next is None:
             token = None

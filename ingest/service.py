@@ -157,9 +157,8 @@ class IngestService:
                 health = self._state.load_health(
                     source.name, source.kind, source.location, mode="stream"
                 )
-                # a stream connects at once; the stored backoff of a past run is moot
-                fresh = replace(health, consecutive_failures=0, next_due=None, connected=False)
-                self._streams[source.name] = _StreamSlot(self, source, fresh)
+                # as stored: `status` in another process shows what the running one saw
+                self._streams[source.name] = _StreamSlot(self, source, health)
             else:
                 self._slots[source.name] = self._first_slot(source)
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="ingest")
@@ -186,6 +185,10 @@ class IngestService:
         """Poll and stream until ``stop`` is set. Polls still in flight then are
         abandoned: their items were neither produced nor marked, so the next start
         fetches them again. Streams deliver what they hold and disconnect."""
+        for slot in self._streams.values():
+            # a stream connects at once; the stored state and backoff of a past run are moot
+            fresh = replace(slot.health, consecutive_failures=0, next_due=None, connected=False)
+            self._store(slot, fresh)
         streams = [
             threading.Thread(
                 target=slot.runner.run, args=(stop,), name=f"ingest-{name}", daemon=True

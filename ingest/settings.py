@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -46,6 +47,16 @@ from pydantic_core import PydanticCustomError
 
 from core.config import Duration
 from ingest.sources import SOURCE_TYPES, SourceConfig
+from ingest.sources.base import NotNegative
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value.total_seconds() <= 0:
+        raise ValueError("must be positive")
+    return value
+
+
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 
 
 class _Model(BaseModel):
@@ -62,17 +73,10 @@ class BackoffSettings(_Model):
     (or its interval, if that is longer).
     """
 
-    initial: Duration = timedelta(minutes=1)
-    max: Duration = timedelta(hours=1)
+    initial: PositiveDuration = timedelta(minutes=1)
+    max: PositiveDuration = timedelta(hours=1)
     jitter: float = Field(default=0.2, ge=0, le=1)
     """Fraction of each wait taken off at random, so failing feeds do not retry in step."""
-
-    @field_validator("initial", "max")
-    @classmethod
-    def _positive(cls, v: timedelta) -> timedelta:
-        if v.total_seconds() <= 0:
-            raise ValueError("must be positive")
-        return v
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -115,11 +119,11 @@ class IngestSettings(_Model):
     concurrency: int = Field(default=8, ge=1, le=64)
     """Feeds fetched in parallel (a slow feed occupies one slot until its timeout)."""
     backoff: BackoffSettings = BackoffSettings()
-    first_poll_jitter: Duration = timedelta(seconds=30)
+    first_poll_jitter: NotNegative = timedelta(seconds=30)
     """The first poll of each feed after a start is at a random point in this span."""
-    seen_retention: Duration = timedelta(days=30)
+    seen_retention: PositiveDuration = timedelta(days=30)
     """Entries are remembered this long for dedup; older entries in a feed are ignored."""
-    health_window: Duration = timedelta(hours=1)
+    health_window: PositiveDuration = timedelta(hours=1)
     """The span of `FeedHealth.items_recent`."""
     state_file: str = "ingest.db"
     """The SQLite file of seen entries, validators and health, under the state directory."""
@@ -168,20 +172,6 @@ class IngestSettings(_Model):
         if dupes:
             raise ValueError(f"source names must be unique: {dupes}")
         return value
-
-    @field_validator("first_poll_jitter")
-    @classmethod
-    def _not_negative(cls, v: timedelta) -> timedelta:
-        if v < timedelta(0):
-            raise ValueError("must not be negative")
-        return v
-
-    @field_validator("seen_retention", "health_window")
-    @classmethod
-    def _positive(cls, v: timedelta) -> timedelta:
-        if v.total_seconds() <= 0:
-            raise ValueError("must be positive")
-        return v
 
     @field_validator("state_file")
     @classmethod

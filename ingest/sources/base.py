@@ -1,5 +1,6 @@
 """What every configured source shares: the config base models, the build context, the
-watchlist term filter and a safe `Mention` constructor.
+watchlist term filter, a safe `Mention` constructor, the `JsonApi` maker, and the bases
+of the search APIs (`ApiSearch`) and of the streams that catch up (`CatchUpStream`).
 
 A source kind is one module of ``ingest/sources/`` with a frozen config model (a
 ``type`` literal, registered in `ingest.sources.SOURCE_TYPES`) whose `build` makes the
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,8 +26,10 @@ from core.clock import Clock
 from core.config import Duration
 from core.records import Engagement, Mention
 from core.watchlist import Watchlist
-from ingest.source import Source
-from ingest.stream import StreamSource
+from ingest.api import JsonApi, hang_up
+from ingest.pager import Page, Walk, advance, floor_of, since, walk
+from ingest.source import Cursor, Fetched, Source, SourceError
+from ingest.stream import Connection, StreamEvent, StreamSource
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +89,8 @@ class SourceConfig(BaseModel):
     """Settings every source kind has."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: ClassVar[str]
+    """The ``source`` of the mentions this kind of source makes (e.g. ``hackernews``)."""
     name: Annotated[str, Field(min_length=1, max_length=100)]
     """Unique among the sources and the watchlist's feeds; the mentions' ``source_name``."""
     brands: tuple[str, ...] = ()
@@ -194,19 +200,38 @@ def iso_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def bearer(token: SecretStr, scheme: str = "Bearer") -> SecretStr:
-    """The ``Authorization`` header value for a token, itself a secret."""
-    return SecretStr(f"{scheme} {token.get_secret_value()}")
+def json_api(
+    ctx: SourceContext,
+    base_url: str,
+    timeout: timedelta,
+    *,
+    token: SecretStr | None = None,
+    auth: Mapping[str, SecretStr] | None = None,
+) -> JsonApi:
+    """A source's `JsonApi` on the service's client: ``token`` travels as a bearer
+    ``Authorization``, ``auth`` are other secret headers."""
+    headers = {"Authorization": SecretStr(f"Bearer {token.get_secret_value()}")} if token else {}
+    return JsonApi(
+        ctx.http,
+        base_url,
+        clock=ctx.clock,
+        user_agent=ctx.user_agent,
+        timeout=timeout.total_seconds(),
+        auth={**headers, **(auth or {})},
+    )
 
 
-ConfigT = TypeVar("ConfigT", bound=PolledConfig)
+SourceT = TypeVar("SourceT", bound=SourceConfig)
+PolledT = TypeVar("PolledT", bound=PolledConfig)
+PagedT = TypeVar("PagedT", bound=PagedConfig)
+StreamT = TypeVar("StreamT", bound=StreamConfig)
 
 
-class Polled(Generic[ConfigT]):
-    """``name``, ``interval`` and ``location`` of a polled source, from its config and
-    the URL it polls (``where``)."""
+class Configured(Generic[SourceT]):
+    """``name`` and ``location`` of a source, from its config and the URL it reads
+    (``where``)."""
 
-    config: ConfigT
+    config: SourceT
     where: str
 
     @property
@@ -214,12 +239,119 @@ class Polled(Generic[ConfigT]):
         return self.config.name
 
     @property
+    def location(self) -> str | None:
+        return location(self.where)
+
+
+class Polled(Configured[PolledT]):
+    """A polled source: ``interval`` too."""
+
+    @property
     def interval(self) -> timedelta:
         return self.config.interval
 
-    @property
-    def location(self) -> str | None:
-        return location(self.where)
+
+class ApiSearch(Polled[PagedT]):
+    """A JSON API's search listing newest first, walked (`ingest.pager.walk`, marks are
+    times) down to the newest item of the last complete walk less ``overlap`` (search
+    indexes lag), else to the backfill floor. A platform's subclass reads one `page`."""
+
+    def __init__(
+        self, config: PagedT, ctx: SourceContext, api: JsonApi, path: str, overlap: timedelta
+    ) -> None:
+        self.config = config
+        self._clock = ctx.clock
+        self._api = api
+        self._path = path
+        self._overlap = overlap
+        self.where = api.url(path)
+
+    def fetch(self, cursor: Cursor) -> Fetched:
+        now = self._clock.now()
+        floor = floor_of(cursor, now, self.config.backfill)
+        oldest = since(cursor, floor, self._overlap)
+        result = walk(
+            lambda token: self.page(token, oldest, now),
+            cursor,
+            floor=floor,
+            max_pages=self.config.max_pages,
+            order=float,
+            hold=self._api.hold,
+        )
+        return Fetched(tuple(result.mentions), result.cursor, retry_after=result.retry_after)
+
+    def page(self, token: str | None, oldest: datetime, now: datetime) -> Page:
+        """The page at ``token`` (None: the newest) of what was published at ``oldest``
+        or later, its mentions fetched at ``now``."""
+        raise NotImplementedError
+
+
+class CatchUpStream(Configured[StreamT]):
+    """A stream its platform cannot replay (Mastodon's, X's). Each connection opens the
+    live stream at ``path`` first, then yields what `catch_up` walks from the cursor (the
+    backfill window on the first start), then the `live` items, so nothing falls between
+    the two; the cursor is the newest item id (`ingest.pager` keys)."""
+
+    accept: ClassVar[str]
+    """The media type of the streaming response."""
+    keepalive: ClassVar[str]
+    """What the platform sends while quiet (named in the idle timeout's reason)."""
+
+    def __init__(
+        self,
+        config: StreamT,
+        ctx: SourceContext,
+        live: JsonApi,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self._clock = ctx.clock
+        self._live = live
+        self._path = path
+        self._params = params
+        self.where = live.url(path)
+
+    def connect(self, cursor: Cursor) -> Connection:
+        stack = ExitStack()
+        response = stack.enter_context(
+            self._live.stream(
+                self._path,
+                self._params,
+                accept=self.accept,
+                idle_timeout=self.config.idle_timeout.total_seconds(),
+            )
+        )
+
+        def close() -> None:
+            hang_up(response)
+            stack.close()
+
+        return Connection(self._events(response, dict(cursor)), close)
+
+    def _events(self, response: httpx.Response, state: dict[str, str]) -> Iterator[StreamEvent]:
+        now = self._clock.now()
+        caught = self.catch_up(state, now, floor_of(state, now, self.config.backfill))
+        state = caught.cursor
+        yield StreamEvent(tuple(caught.mentions), dict(state))
+        try:
+            for ident, found in self.live(response):
+                state = advance(state, ident, int)
+                yield StreamEvent(tuple(found), dict(state))
+        except httpx.TimeoutException:
+            idle = self.config.idle_timeout.total_seconds()
+            raise SourceError(f"no data for {idle:g}s (not even a {self.keepalive})") from None
+        except httpx.HTTPError as exc:
+            raise SourceError(f"stream broke: {type(exc).__name__}") from None
+
+    def catch_up(self, state: Cursor, now: datetime, floor: datetime) -> Walk:
+        """The REST listing walked from ``state`` down to its mark, else to ``floor``."""
+        raise NotImplementedError
+
+    def live(self, response: httpx.Response) -> Iterator[tuple[str, Sequence[Mention]]]:
+        """Each live item as its id and the mentions kept of it; raises `SourceError`
+        when the platform ends the stream with an error."""
+        raise NotImplementedError
 
 
 def location(url: str) -> str:

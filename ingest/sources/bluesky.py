@@ -21,19 +21,17 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from core.records import Mention
-from ingest.api import JsonApi
-from ingest.pager import Page, floor_of, since, time_mark, walk
-from ingest.source import Cursor, Fetched
+from ingest.pager import Page, time_mark
 from ingest.sources.base import (
+    ApiSearch,
     HttpUrl,
     NotNegative,
     PagedConfig,
-    Polled,
     Secret,
     SourceContext,
-    bearer,
     engagement,
     iso_time,
+    json_api,
     mention,
     obj,
     total,
@@ -57,57 +55,30 @@ class BlueskySearchConfig(PagedConfig):
     kind: ClassVar[str] = KIND
 
     def build(self, ctx: SourceContext) -> BlueskySearch:
-        return BlueskySearch(self, ctx)
+        api = json_api(ctx, self.base_url, self.timeout, token=self.token)
+        return BlueskySearch(self, ctx, api, _SEARCH, self.overlap)
 
 
-class BlueskySearch(Polled[BlueskySearchConfig]):
+class BlueskySearch(ApiSearch[BlueskySearchConfig]):
     kind = KIND
 
-    def __init__(self, config: BlueskySearchConfig, ctx: SourceContext) -> None:
-        self.config = config
-        self._clock = ctx.clock
-        self._api = JsonApi(
-            ctx.http,
-            config.base_url,
-            clock=ctx.clock,
-            user_agent=ctx.user_agent,
-            timeout=config.timeout.total_seconds(),
-            auth={"Authorization": bearer(config.token)} if config.token else None,
+    def page(self, token: str | None, oldest: datetime, now: datetime) -> Page:
+        params = {
+            "q": self.config.query,
+            "sort": "latest",
+            "limit": _PAGE,
+            "since": oldest.astimezone(UTC).isoformat(timespec="milliseconds"),
+            "lang": self.config.language,
+            "cursor": token,
+        }
+        data = self._api.get(self._path, params).data
+        posts = [p for p in data.get("posts") or [] if isinstance(p, dict)]
+        times = [t for p in posts if (t := _sort_time(p))]
+        return Page(
+            [post_mention(p, self.name, now) for p in posts],
+            (data.get("cursor") or None) if posts else None,
+            time_mark(max(times)) if times else None,
         )
-        self.where = self._api.url(_SEARCH)
-
-    def fetch(self, cursor: Cursor) -> Fetched:
-        now = self._clock.now()
-        floor = floor_of(cursor, now, self.config.backfill)
-        oldest = since(cursor, floor, self.config.overlap)
-
-        def page(token: str | None) -> Page:
-            params = {
-                "q": self.config.query,
-                "sort": "latest",
-                "limit": _PAGE,
-                "since": oldest.astimezone(UTC).isoformat(timespec="milliseconds"),
-                "lang": self.config.language,
-                "cursor": token,
-            }
-            data = self._api.get(_SEARCH, params).data
-            posts = [p for p in data.get("posts") or [] if isinstance(p, dict)]
-            times = [t for p in posts if (t := _sort_time(p))]
-            return Page(
-                [m for m in (post_mention(p, self.name, now) for p in posts) if m is not None],
-                (data.get("cursor") or None) if posts else None,
-                time_mark(max(times)) if times else None,
-            )
-
-        result = walk(
-            page,
-            cursor,
-            floor=floor,
-            max_pages=self.config.max_pages,
-            order=float,
-            hold=self._api.hold,
-        )
-        return Fetched(tuple(result.mentions), result.cursor, retry_after=result.retry_after)
 
 
 def post_mention(post: dict[str, Any], source_name: str, now: datetime) -> Mention | None:

@@ -22,7 +22,6 @@ service drops what it produced before).
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -35,7 +34,7 @@ from ingest.fetch import fetch_document
 from ingest.pager import FLOOR, floor_of
 from ingest.rss import ACCEPT, Adjust, parse_feed, rebuild
 from ingest.source import Cursor, Fetched
-from ingest.sources.base import HttpUrl, PolledConfig, SourceContext, location
+from ingest.sources.base import HttpUrl, Polled, PolledConfig, SourceContext
 from ingest.text import html_to_text
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ log = logging.getLogger(__name__)
 _MAX_BYTES = 5_000_000
 
 
-class FeedSearchSource:
+class FeedSearchSource(Polled[PolledConfig]):
     """A search engine's RSS/Atom results as a polled `Source`."""
 
     def __init__(
@@ -56,23 +55,11 @@ class FeedSearchSource:
     ) -> None:
         self.config = config
         self.kind = kind
-        self._url = url
+        self.where = url
         self._adjust = adjust
         self._client: httpx.Client = ctx.http
         self._clock: Clock = ctx.clock
         self._user_agent = ctx.user_agent
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def interval(self) -> timedelta:
-        return self.config.interval
-
-    @property
-    def location(self) -> str | None:
-        return location(self._url)
 
     def fetch(self, cursor: Cursor) -> Fetched:
         now = self._clock.now()
@@ -80,7 +67,7 @@ class FeedSearchSource:
         kept = {FLOOR: floor.isoformat()}
         doc = fetch_document(
             self._client,
-            self._url,
+            self.where,
             validators=cursor,
             timeout=self.config.timeout.total_seconds(),
             max_bytes=_MAX_BYTES,

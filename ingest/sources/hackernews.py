@@ -15,16 +15,15 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from core.records import Mention
-from ingest.api import JsonApi
-from ingest.pager import Page, floor_of, since, walk
-from ingest.source import Cursor, Fetched
+from ingest.pager import Page
 from ingest.sources.base import (
+    ApiSearch,
     HttpUrl,
     NotNegative,
     PagedConfig,
-    Polled,
     SourceContext,
     engagement,
+    json_api,
     mention,
 )
 from ingest.text import collapse_whitespace, html_to_text
@@ -46,58 +45,31 @@ class HackerNewsConfig(PagedConfig):
     kind: ClassVar[str] = "hackernews"
 
     def build(self, ctx: SourceContext) -> HackerNewsSource:
-        return HackerNewsSource(self, ctx)
+        api = json_api(ctx, self.base_url, self.timeout)
+        return HackerNewsSource(self, ctx, api, "/search_by_date", self.overlap)
 
 
-class HackerNewsSource(Polled[HackerNewsConfig]):
+class HackerNewsSource(ApiSearch[HackerNewsConfig]):
     kind = "hackernews"
 
-    def __init__(self, config: HackerNewsConfig, ctx: SourceContext) -> None:
-        self.config = config
-        self._clock = ctx.clock
-        self._api = JsonApi(
-            ctx.http,
-            config.base_url,
-            clock=ctx.clock,
-            user_agent=ctx.user_agent,
-            timeout=config.timeout.total_seconds(),
+    def page(self, token: str | None, oldest: datetime, now: datetime) -> Page:
+        number = int(token or 0)
+        params = {
+            "query": self.config.query,
+            "tags": f"({','.join(self.config.tags)})" if self.config.tags else None,
+            "numericFilters": f"created_at_i>={int(oldest.timestamp())}",
+            "hitsPerPage": _PAGE,
+            "page": number,
+        }
+        data = self._api.get(self._path, params).data
+        hits = [h for h in data.get("hits") or [] if isinstance(h, dict)]
+        times = [t for h in hits if isinstance(t := h.get("created_at_i"), int)]
+        more = number + 1 < int(data.get("nbPages") or 0)
+        return Page(
+            [self._mention(h, now) for h in hits],
+            str(number + 1) if more and hits else None,
+            str(max(times)) if times else None,
         )
-        self.where = self._api.url("/search_by_date")
-
-    def fetch(self, cursor: Cursor) -> Fetched:
-        now = self._clock.now()
-        floor = floor_of(cursor, now, self.config.backfill)
-        oldest = int(since(cursor, floor, self.config.overlap).timestamp())
-        tags = f"({','.join(self.config.tags)})" if self.config.tags else None
-
-        def page(token: str | None) -> Page:
-            number = int(token or 0)
-            params = {
-                "query": self.config.query,
-                "tags": tags,
-                "numericFilters": f"created_at_i>={oldest}",
-                "hitsPerPage": _PAGE,
-                "page": number,
-            }
-            data = self._api.get("/search_by_date", params).data
-            hits = [h for h in data.get("hits") or [] if isinstance(h, dict)]
-            times = [t for h in hits if isinstance(t := h.get("created_at_i"), int)]
-            more = number + 1 < int(data.get("nbPages") or 0)
-            return Page(
-                [m for m in (self._mention(h, now) for h in hits) if m is not None],
-                str(number + 1) if more and hits else None,
-                str(max(times)) if times else None,
-            )
-
-        result = walk(
-            page,
-            cursor,
-            floor=floor,
-            max_pages=self.config.max_pages,
-            order=float,
-            hold=self._api.hold,
-        )
-        return Fetched(tuple(result.mentions), result.cursor, retry_after=result.retry_after)
 
     def _mention(self, hit: dict[str, Any], now: datetime) -> Mention | None:
         item = hit.get("objectID")

@@ -28,13 +28,13 @@ from core.config import Duration
 from core.records import Mention
 from ingest.source import Cursor, SourceError
 from ingest.sources.base import (
+    Configured,
     SourceContext,
     StreamConfig,
     TermFilter,
     WsUrl,
     brand_terms,
     iso_time,
-    location,
     mention,
     obj,
 )
@@ -59,22 +59,15 @@ class JetstreamConfig(StreamConfig):
         return JetstreamSource(self, ctx)
 
 
-class JetstreamSource:
+class JetstreamSource(Configured[JetstreamConfig]):
     kind = KIND
 
     def __init__(self, config: JetstreamConfig, ctx: SourceContext) -> None:
         self.config = config
+        self.where = config.url
         self._clock = ctx.clock
         self._user_agent = ctx.user_agent
         self._filter: TermFilter = brand_terms(ctx.watchlist, config.brands, config.terms)
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def location(self) -> str | None:
-        return location(self.config.url)
 
     def start_us(self, cursor: Cursor) -> int:
         """Where a connection with ``cursor`` starts reading (microseconds)."""

@@ -36,9 +36,9 @@ from ingest.sources.base import (
     Polled,
     Secret,
     SourceContext,
-    bearer,
     engagement,
     iso_time,
+    json_api,
     mention,
     obj,
 )
@@ -89,7 +89,7 @@ class MastodonSource(Polled[MastodonConfig]):
     def __init__(self, config: MastodonConfig, ctx: SourceContext) -> None:
         self.config = config
         self._clock = ctx.clock
-        self._api = api_for(ctx, config.instance, config.token, config.timeout.total_seconds())
+        self._api = json_api(ctx, config.instance, config.timeout, token=config.token)
         self.where = config.instance
 
     def fetch(self, cursor: Cursor) -> Fetched:
@@ -111,7 +111,6 @@ class MastodonSource(Polled[MastodonConfig]):
                 {**params, **local},
                 newer,
                 scoped(cursor, prefix),
-                now=now,
                 floor=floor_of(scoped(cursor, prefix), now, self.config.backfill),
                 max_pages=self.config.max_pages,
                 to_mention=lambda s: status_mention(s, self.name, now),
@@ -121,17 +120,6 @@ class MastodonSource(Polled[MastodonConfig]):
             if listed.retry_after:
                 waits.append(listed.retry_after)
         return Fetched(tuple(mentions), state, retry_after=max(waits) if waits else None)
-
-
-def api_for(ctx: SourceContext, base: str, token: Any, timeout: float) -> JsonApi:
-    return JsonApi(
-        ctx.http,
-        base,
-        clock=ctx.clock,
-        user_agent=ctx.user_agent,
-        timeout=timeout,
-        auth={"Authorization": bearer(token)} if token else None,
-    )
 
 
 def tag_path(tag: str) -> str:
@@ -145,7 +133,6 @@ def timeline_walk(
     newer: str,
     state: Cursor,
     *,
-    now: datetime,
     floor: datetime,
     max_pages: int,
     to_mention: Callable[[dict[str, Any]], Mention | None],
@@ -164,7 +151,7 @@ def timeline_walk(
         reached = mark is None and len(young) < len(statuses)
         wanted = statuses if mark else young
         return Page(
-            [m for m in (to_mention(s) for s in wanted) if m is not None],
+            [to_mention(s) for s in wanted],
             # a short page can still have older statuses behind it (the server drops what
             # the token's user filters), so only an empty page ends the listing
             min(ids, key=int) if ids else None,

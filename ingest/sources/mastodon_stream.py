@@ -16,36 +16,35 @@ counts as a dead connection.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
 from httpx_sse import EventSource, SSEError
 from pydantic import model_validator
 
-from ingest.api import hang_up
-from ingest.pager import advance, floor_of
+from core.records import Mention
+from ingest.pager import Walk
 from ingest.source import Cursor, SourceError
 from ingest.sources.base import (
+    CatchUpStream,
     HttpUrl,
     Secret,
     SourceContext,
     StreamConfig,
     TermFilter,
     brand_terms,
-    location,
+    json_api,
 )
 from ingest.sources.mastodon import (
     KIND,
-    api_for,
     normalise_tag,
     status_mention,
     status_text,
     tag_path,
     timeline_walk,
 )
-from ingest.stream import Connection, StreamEvent
 
 Timeline = Literal["hashtag", "public", "local"]
 
@@ -80,71 +79,45 @@ class MastodonStreamConfig(StreamConfig):
         return MastodonStream(self, ctx)
 
 
-class MastodonStream:
+class MastodonStream(CatchUpStream[MastodonStreamConfig]):
     kind = KIND
+    accept = "text/event-stream"
+    keepalive = "heartbeat"
 
     def __init__(self, config: MastodonStreamConfig, ctx: SourceContext) -> None:
-        self.config = config
-        self._clock = ctx.clock
-        timeout = config.timeout.total_seconds()
-        self._rest = api_for(ctx, config.instance, config.token, timeout)
-        self._live = api_for(ctx, config.streaming_url or config.instance, config.token, timeout)
+        self._rest = json_api(ctx, config.instance, config.timeout, token=config.token)
+        live = json_api(
+            ctx, config.streaming_url or config.instance, config.timeout, token=config.token
+        )
         self._filter: TermFilter | None = None
         if config.timeline == "hashtag":
             tag = normalise_tag(config.hashtag or "")
             local = config.local_only
-            self._stream_path = "/api/v1/streaming/hashtag" + ("/local" if local else "")
-            self._stream_params = {"tag": tag}
+            stream_path = "/api/v1/streaming/hashtag" + ("/local" if local else "")
+            stream_params = {"tag": tag}
             self._rest_path = tag_path(tag)
-            self._rest_params = {"local": "true"} if local else {}
         else:
             local = config.timeline == "local"
-            self._stream_path = "/api/v1/streaming/public" + ("/local" if local else "")
-            self._stream_params = {}
+            stream_path = "/api/v1/streaming/public" + ("/local" if local else "")
+            stream_params = {}
             self._rest_path = "/api/v1/timelines/public"
-            self._rest_params = {"local": "true"} if local else {}
             self._filter = brand_terms(ctx.watchlist, config.brands)
+        self._rest_params = {"local": "true"} if local else {}
+        super().__init__(config, ctx, live, stream_path, stream_params)
 
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def location(self) -> str | None:
-        return location(self._live.url(self._stream_path))
-
-    def connect(self, cursor: Cursor) -> Connection:
-        stack = ExitStack()
-        response = stack.enter_context(
-            self._live.stream(
-                self._stream_path,
-                self._stream_params,
-                accept="text/event-stream",
-                idle_timeout=self.config.idle_timeout.total_seconds(),
-            )
-        )
-
-        def close() -> None:
-            hang_up(response)
-            stack.close()
-
-        return Connection(self._events(response, dict(cursor)), close)
-
-    def _events(self, response: httpx.Response, state: dict[str, str]) -> Iterator[StreamEvent]:
-        now = self._clock.now()
-        caught = timeline_walk(
+    def catch_up(self, state: Cursor, now: datetime, floor: datetime) -> Walk:
+        return timeline_walk(
             self._rest,
             self._rest_path,
             self._rest_params,
             "since_id",
             state,
-            now=now,
-            floor=floor_of(state, now, self.config.backfill),
+            floor=floor,
             max_pages=self.config.max_pages,
             to_mention=lambda s: status_mention(s, self.name, now) if self._wanted(s) else None,
         )
-        state = caught.cursor
-        yield StreamEvent(tuple(caught.mentions), dict(state))
+
+    def live(self, response: httpx.Response) -> Iterator[tuple[str, Sequence[Mention]]]:
         try:
             for sse in EventSource(response).iter_sse():
                 if sse.event != "update":  # deletes, edits, notifications: not new mentions
@@ -152,17 +125,11 @@ class MastodonStream:
                 status = _status(sse.data)
                 if status is None:
                     continue
-                state = advance(state, str(status["id"]), int)
                 wanted = self._wanted(status)
                 found = status_mention(status, self.name, self._clock.now()) if wanted else None
-                yield StreamEvent((found,) if found else (), dict(state))
-        except httpx.TimeoutException:
-            idle = self.config.idle_timeout.total_seconds()
-            raise SourceError(f"no data for {idle:g}s (not even a heartbeat)") from None
+                yield str(status["id"]), (found,) if found else ()
         except SSEError:
             raise SourceError("the server did not answer with an event stream") from None
-        except httpx.HTTPError as exc:
-            raise SourceError(f"stream broke: {type(exc).__name__}") from None
 
     def _wanted(self, status: dict[str, Any]) -> bool:
         return self._filter is None or self._filter(status_text(status))

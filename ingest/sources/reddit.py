@@ -19,18 +19,16 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from core.records import Mention
-from ingest.api import JsonApi
-from ingest.pager import Page, floor_of, since, time_mark, walk
-from ingest.source import Cursor, Fetched
+from ingest.pager import Page, time_mark
 from ingest.sources.base import (
+    ApiSearch,
     HttpUrl,
     NotNegative,
     PagedConfig,
-    Polled,
     Secret,
     SourceContext,
-    bearer,
     engagement,
+    json_api,
     mention,
 )
 from ingest.text import collapse_whitespace
@@ -51,65 +49,35 @@ class RedditConfig(PagedConfig):
     kind: ClassVar[str] = "reddit"
 
     def build(self, ctx: SourceContext) -> RedditSource:
-        return RedditSource(self, ctx)
+        api = json_api(ctx, self.base_url, self.timeout, token=self.token)
+        sub = f"/r/{self.subreddit}" if self.subreddit else ""
+        return RedditSource(self, ctx, api, f"{sub}/search.json", self.overlap)
 
 
-class RedditSource(Polled[RedditConfig]):
+class RedditSource(ApiSearch[RedditConfig]):
     kind = "reddit"
 
-    def __init__(self, config: RedditConfig, ctx: SourceContext) -> None:
-        self.config = config
-        self._clock = ctx.clock
-        auth = {"Authorization": bearer(config.token)} if config.token else None
-        self._api = JsonApi(
-            ctx.http,
-            config.base_url,
-            clock=ctx.clock,
-            user_agent=ctx.user_agent,
-            timeout=config.timeout.total_seconds(),
-            auth=auth,
-            secrets=(config.token,),
+    def page(self, token: str | None, oldest: datetime, now: datetime) -> Page:
+        params: dict[str, Any] = {
+            "q": self.config.query,
+            "sort": "new",
+            "t": "all",
+            "limit": _PAGE,
+            "after": token,
+            "raw_json": 1,
+            "restrict_sr": "on" if self.config.subreddit else None,
+        }
+        data = self._api.get(self._path, params).data.get("data") or {}
+        posts = [c.get("data") or {} for c in data.get("children") or []]
+        dated = [(p, t) for p in posts if (t := _created(p)) is not None]
+        kept = [(p, t) for p, t in dated if t >= oldest]
+        newest = max((t for _, t in kept), default=None)
+        return Page(
+            [self._mention(p, now) for p, _ in kept],
+            data.get("after") or None,
+            time_mark(newest) if newest else None,
+            done=len(kept) < len(dated),
         )
-        sub = f"/r/{config.subreddit}" if config.subreddit else ""
-        self._path = f"{sub}/search.json"
-        self.where = self._api.url(self._path)
-
-    def fetch(self, cursor: Cursor) -> Fetched:
-        now = self._clock.now()
-        floor = floor_of(cursor, now, self.config.backfill)
-        oldest = since(cursor, floor, self.config.overlap)
-
-        def page(token: str | None) -> Page:
-            params: dict[str, Any] = {
-                "q": self.config.query,
-                "sort": "new",
-                "t": "all",
-                "limit": _PAGE,
-                "after": token,
-                "raw_json": 1,
-                "restrict_sr": "on" if self.config.subreddit else None,
-            }
-            data = self._api.get(self._path, params).data.get("data") or {}
-            posts = [c.get("data") or {} for c in data.get("children") or []]
-            dated = [(p, t) for p in posts if (t := _created(p)) is not None]
-            kept = [(p, t) for p, t in dated if t >= oldest]
-            newest = max((t for _, t in kept), default=None)
-            return Page(
-                [m for m in (self._mention(p, now) for p, _ in kept) if m is not None],
-                data.get("after") or None,
-                time_mark(newest) if newest else None,
-                done=len(kept) < len(dated),
-            )
-
-        result = walk(
-            page,
-            cursor,
-            floor=floor,
-            max_pages=self.config.max_pages,
-            order=float,
-            hold=self._api.hold,
-        )
-        return Fetched(tuple(result.mentions), result.cursor, retry_after=result.retry_after)
 
     def _mention(self, post: dict[str, Any], now: datetime) -> Mention | None:
         permalink = post.get("permalink")

@@ -31,9 +31,9 @@ from ingest.sources.base import (
     Polled,
     Secret,
     SourceContext,
-    bearer,
     engagement,
     iso_time,
+    json_api,
     mention,
     obj,
     total,
@@ -65,24 +65,13 @@ class XSearchConfig(PagedConfig):
         return XSearch(self, ctx)
 
 
-def api_for(ctx: SourceContext, base: str, token: Any, timeout: float) -> JsonApi:
-    return JsonApi(
-        ctx.http,
-        base,
-        clock=ctx.clock,
-        user_agent=ctx.user_agent,
-        timeout=timeout,
-        auth={"Authorization": bearer(token)},
-    )
-
-
 class XSearch(Polled[XSearchConfig]):
     kind = KIND
 
     def __init__(self, config: XSearchConfig, ctx: SourceContext) -> None:
         self.config = config
         self._clock = ctx.clock
-        self._api = api_for(ctx, config.base_url, config.token, config.timeout.total_seconds())
+        self._api = json_api(ctx, config.base_url, config.timeout, token=config.token)
         self.where = self._api.url(SEARCH)
 
     def fetch(self, cursor: Cursor) -> Fetched:

@@ -15,21 +15,28 @@ post id. Normalisation is `ingest.sources.x`'s.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import ExitStack
-from datetime import timedelta
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import Field, model_validator
 
 from core.config import Duration
-from ingest.api import JsonApi, hang_up
-from ingest.pager import advance, floor_of
+from core.records import Mention
+from ingest.api import JsonApi
+from ingest.pager import Walk
 from ingest.source import Cursor, SourceError
-from ingest.sources.base import HttpUrl, Secret, SourceContext, StreamConfig, location
-from ingest.sources.x import FIELDS, KIND, api_for, search_walk, tweet_mentions
-from ingest.stream import Connection, StreamEvent
+from ingest.sources.base import (
+    CatchUpStream,
+    HttpUrl,
+    Secret,
+    SourceContext,
+    StreamConfig,
+    json_api,
+)
+from ingest.sources.x import FIELDS, KIND, search_walk, tweet_mentions
+from ingest.stream import Connection
 
 STREAM = "/2/tweets/search/stream"
 RULES = "/2/tweets/search/stream/rules"
@@ -70,75 +77,46 @@ class XStreamConfig(StreamConfig):
         return XStream(self, ctx)
 
 
-class XStream:
+class XStream(CatchUpStream[XStreamConfig]):
     kind = KIND
+    accept = "application/json"
+    keepalive = "keep-alive"
 
     def __init__(self, config: XStreamConfig, ctx: SourceContext) -> None:
-        self.config = config
-        self._clock = ctx.clock
-        self._api = api_for(ctx, config.base_url, config.token, config.timeout.total_seconds())
+        self._api = json_api(ctx, config.base_url, config.timeout, token=config.token)
         self.tag = f"stormwatch:{config.name}"
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def location(self) -> str | None:
-        return location(self._api.url(STREAM))
+        super().__init__(config, ctx, self._api, STREAM, FIELDS)
 
     def connect(self, cursor: Cursor) -> Connection:
         sync_rules(self._api, self.tag, self.config.rules)
-        stack = ExitStack()
-        response = stack.enter_context(
-            self._api.stream(
-                STREAM,
-                FIELDS,
-                accept="application/json",
-                idle_timeout=self.config.idle_timeout.total_seconds(),
-            )
-        )
+        return super().connect(cursor)
 
-        def close() -> None:
-            hang_up(response)
-            stack.close()
-
-        return Connection(self._events(response, dict(cursor)), close)
-
-    def _events(self, response: httpx.Response, state: dict[str, str]) -> Iterator[StreamEvent]:
-        now = self._clock.now()
-        caught = search_walk(
+    def catch_up(self, state: Cursor, now: datetime, floor: datetime) -> Walk:
+        return search_walk(
             self._api,
             self.config.query(),
             state,
             now=now,
-            floor=floor_of(state, now, self.config.backfill),
+            floor=floor,
             max_pages=self.config.max_pages,
             max_results=self.config.max_results,
             source_name=self.name,
         )
-        state = caught.cursor
-        yield StreamEvent(tuple(caught.mentions), dict(state))
-        try:
-            for line in response.iter_lines():
-                body = _line(line)
-                if body is None:  # a keep-alive
-                    continue
-                if "data" not in body:
-                    raise SourceError(self._api.redact(_stream_error(body)))
-                ident = str(body["data"].get("id") or "") if isinstance(body["data"], dict) else ""
-                if not ident.isdigit():
-                    continue
-                state = advance(state, ident, int)
-                found = (
-                    tweet_mentions(body, self.name, self._clock.now()) if self._ours(body) else []
-                )
-                yield StreamEvent(tuple(found), dict(state))
-        except httpx.TimeoutException:
-            idle = self.config.idle_timeout.total_seconds()
-            raise SourceError(f"no data for {idle:g}s (not even a keep-alive)") from None
-        except httpx.HTTPError as exc:
-            raise SourceError(f"stream broke: {type(exc).__name__}") from None
+
+    def live(self, response: httpx.Response) -> Iterator[tuple[str, Sequence[Mention]]]:
+        for line in response.iter_lines():
+            body = _line(line)
+            if body is None:  # a keep-alive
+                continue
+            if "data" not in body:
+                raise SourceError(self._api.redact(_stream_error(body)))
+            ident = str(body["data"].get("id") or "") if isinstance(body["data"], dict) else ""
+            if not ident.isdigit():
+                continue
+            yield (
+                ident,
+                tweet_mentions(body, self.name, self._clock.now()) if self._ours(body) else [],
+            )
 
     def _ours(self, body: dict[str, Any]) -> bool:
         rules = body.get("matching_rules")

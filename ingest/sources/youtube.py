@@ -22,19 +22,19 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from core.records import Mention
-from ingest.api import ApiError, JsonApi
-from ingest.pager import Page, floor_of, since, time_mark, walk
-from ingest.source import Cursor, Fetched
+from ingest.api import ApiError
+from ingest.pager import Page, time_mark
 from ingest.sources.base import (
+    ApiSearch,
     HttpUrl,
     NotNegative,
     PagedConfig,
-    Polled,
     Positive,
     Secret,
     SourceContext,
     engagement,
     iso_time,
+    json_api,
     mention,
 )
 from ingest.text import collapse_whitespace
@@ -65,61 +65,34 @@ class YouTubeConfig(PagedConfig):
     kind: ClassVar[str] = "youtube"
 
     def build(self, ctx: SourceContext) -> YouTubeSource:
-        return YouTubeSource(self, ctx)
+        api = json_api(ctx, self.base_url, self.timeout, auth={"X-Goog-Api-Key": self.api_key})
+        return YouTubeSource(self, ctx, api, "/search", self.overlap)
 
 
-class YouTubeSource(Polled[YouTubeConfig]):
+class YouTubeSource(ApiSearch[YouTubeConfig]):
     kind = "youtube"
 
-    def __init__(self, config: YouTubeConfig, ctx: SourceContext) -> None:
-        self.config = config
-        self._clock = ctx.clock
-        self._api = JsonApi(
-            ctx.http,
-            config.base_url,
-            clock=ctx.clock,
-            user_agent=ctx.user_agent,
-            timeout=config.timeout.total_seconds(),
-            auth={"X-Goog-Api-Key": config.api_key},
+    def page(self, token: str | None, oldest: datetime, now: datetime) -> Page:
+        params = {
+            "part": "snippet",
+            "q": self.config.query,
+            "type": "video",
+            "order": "date",
+            "maxResults": _PAGE,
+            "publishedAfter": oldest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "regionCode": self.config.region,
+            "relevanceLanguage": self.config.language,
+            "pageToken": token,
+        }
+        data = self._get(self._path, params)
+        items = [i for i in data.get("items") or [] if _video_id(i)]
+        stats = self._statistics(items) if self.config.statistics and items else {}
+        times = [t for i in items if (t := iso_time(i["snippet"].get("publishedAt")))]
+        return Page(
+            [self._mention(i, stats, now) for i in items],
+            data.get("nextPageToken") or None,
+            time_mark(max(times)) if times else None,
         )
-        self.where = self._api.url("/search")
-
-    def fetch(self, cursor: Cursor) -> Fetched:
-        now = self._clock.now()
-        floor = floor_of(cursor, now, self.config.backfill)
-        after = since(cursor, floor, self.config.overlap)
-
-        def page(token: str | None) -> Page:
-            params = {
-                "part": "snippet",
-                "q": self.config.query,
-                "type": "video",
-                "order": "date",
-                "maxResults": _PAGE,
-                "publishedAfter": after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "regionCode": self.config.region,
-                "relevanceLanguage": self.config.language,
-                "pageToken": token,
-            }
-            data = self._get("/search", params)
-            items = [i for i in data.get("items") or [] if _video_id(i)]
-            stats = self._statistics(items) if self.config.statistics and items else {}
-            times = [t for i in items if (t := iso_time(i["snippet"].get("publishedAt")))]
-            return Page(
-                [m for m in (self._mention(i, stats, now) for i in items) if m is not None],
-                data.get("nextPageToken") or None,
-                time_mark(max(times)) if times else None,
-            )
-
-        result = walk(
-            page,
-            cursor,
-            floor=floor,
-            max_pages=self.config.max_pages,
-            order=float,
-            hold=self._api.hold,
-        )
-        return Fetched(tuple(result.mentions), result.cursor, retry_after=result.retry_after)
 
     def _get(self, path: str, params: dict[str, Any]) -> Any:
         try:
