@@ -4,6 +4,18 @@ Contracts a caller may rely on:
 
 * Every record has an ``id`` derived from its content (the canonical URL or the
   source's own id), so re-ingesting or replaying never makes a second copy.
+* The id is derived (or, when given, checked) where a record is MADE: constructing a
+  record, or `pydantic.BaseModel.model_validate` on a dict, refuses an id that does not
+  match the content. Ingest makes mentions, so every id on the bus was derived there. A
+  `Mention` instance put into an `EnrichedMention` is taken as it is (it was checked when
+  it was made).
+* `decode` TRUSTS the ids of what it reads: a non-empty ``id`` (and an Alert's
+  ``fingerprint``), nested mentions' included, is kept as given without re-deriving it
+  from the content; an empty or absent one is derived as at construction. (Deriving a
+  mention id costs a URL canonicalisation and a SHA-256, tens of microseconds, which every
+  stage paid again for every record.) So a record whose content changes must be made
+  again, not edited on the bus; ``model_copy(update=...)`` of a field the id is not made
+  from (an EnrichedMention's velocity) keeps a valid id.
 * On the bus a record is JSON with a schema version ``v`` and a ``kind``.
   `decode` refuses anything else with `InvalidRecord`, whose message names the
   offending field.
@@ -13,7 +25,6 @@ Contracts a caller may rely on:
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
@@ -24,12 +35,23 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     model_validator,
 )
+from pydantic_core import from_json
 
 from core.urls import canonical_url
 
 SCHEMA_VERSION: Literal[1] = 1
+
+_DECODING = {"stormwatch.decode": True}
+"""The validation context `decode` sets: ids are kept as given (module docstring)."""
+
+# Infinity and NaN are written as JSON's non-standard constants, as json.dumps writes
+# them (pydantic's default, null, would not read back into a float field).
+_CONFIG = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
 
 
 class InvalidRecord(ValueError):
@@ -42,8 +64,14 @@ def stable_id(*parts: str) -> str:
     return digest[:32]
 
 
+def _trusted(info: ValidationInfo, given: str) -> bool:
+    """True when ``given`` is an id read by `decode`: kept without being re-derived."""
+    context = info.context
+    return bool(given) and context is not None and context.get("stormwatch.decode") is True
+
+
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+    model_config = _CONFIG
     kind: ClassVar[str]
     v: Literal[1] = SCHEMA_VERSION
 
@@ -51,7 +79,7 @@ class _Record(BaseModel):
 class Engagement(BaseModel):
     """Engagement figures as the platform reports them (None: not reported)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
     likes: int | None = Field(default=None, ge=0)
     shares: int | None = Field(default=None, ge=0)
     replies: int | None = Field(default=None, ge=0)
@@ -79,15 +107,23 @@ class Mention(_Record):
     engagement: Engagement = Engagement()
 
     @model_validator(mode="after")
-    def _derive_id(self) -> Mention:
+    def _derive_id(self, info: ValidationInfo) -> Mention:
         if not (self.url or self.source_id):
             raise ValueError("a mention needs a url or a source_id")
+        if _trusted(info, self.id):
+            return self
         expected = mention_id(self.source, self.source_id, self.url)
         if not self.id:
             object.__setattr__(self, "id", expected)
         elif self.id != expected:
             raise ValueError(f"id {self.id!r} does not match its content (expected {expected!r})")
         return self
+
+
+def _made_already(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # A Mention put into a record (EnrichedMention(mention=m)) was checked when it was
+    # made; pydantic would run its validators (the id derivation) again for every record.
+    return value if isinstance(value, Mention) else handler(value)
 
 
 def mention_id(source: str, source_id: str | None, url: str | None) -> str:
@@ -109,7 +145,7 @@ class Sentiment(StrEnum):
 class Velocity(BaseModel):
     """Spike figures of the brand's mention stream at the time of this mention."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
     window_count: int = Field(ge=0)
     """Mentions of the brand in the current window."""
     baseline: float = Field(ge=0)
@@ -129,7 +165,7 @@ class EnrichedMention(_Record):
 
     kind: ClassVar[str] = "enriched_mention"
     id: str = ""
-    mention: Mention
+    mention: Annotated[Mention, WrapValidator(_made_already)]
     brand: Annotated[str, Field(min_length=1)]
     matched: tuple[str, ...] = ()
     """The watchlist terms that matched (names, aliases, handles, hashtags)."""
@@ -142,7 +178,9 @@ class EnrichedMention(_Record):
     enriched_at: AwareDatetime
 
     @model_validator(mode="after")
-    def _derive_id(self) -> EnrichedMention:
+    def _derive_id(self, info: ValidationInfo) -> EnrichedMention:
+        if _trusted(info, self.id):
+            return self
         expected = stable_id("enriched", self.mention.id, self.brand)
         if not self.id:
             object.__setattr__(self, "id", expected)
@@ -163,7 +201,7 @@ class AlertState(StrEnum):
 
 
 class SampleMention(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
     id: str
     title: str = ""
     text: str = ""
@@ -205,7 +243,9 @@ class Alert(_Record):
         return stable_id(self.fingerprint, self.started_at.isoformat())
 
     @model_validator(mode="after")
-    def _derive_ids(self) -> Alert:
+    def _derive_ids(self, info: ValidationInfo) -> Alert:
+        if _trusted(info, self.id) and _trusted(info, self.fingerprint):
+            return self
         fingerprint = self.fingerprint or stable_id(
             "alert", self.rule, self.brand, *sorted(f"{k}={v}" for k, v in self.labels.items())
         )
@@ -223,17 +263,21 @@ R = TypeVar("R", Mention, EnrichedMention, Alert)
 
 
 def encode(record: AnyRecord) -> bytes:
-    """Versioned JSON for the bus: ``{"v": 1, "kind": ..., ...}``."""
-    body = record.model_dump(mode="json")
-    body["kind"] = record.kind
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Versioned JSON for the bus: ``{"v": 1, ..., "kind": ...}``, compact UTF-8 (the
+    fields in model order, ``kind`` last)."""
+    # pydantic's serialiser writes the JSON itself (several times faster than a dict
+    # through json.dumps); its object always ends in "}", so kind is spliced in there.
+    body = record.model_dump_json()
+    return f'{body[:-1]},"kind":"{record.kind}"}}'.encode()
 
 
 def decode(data: bytes | str, model: type[R]) -> R:
-    """Parse a record of the expected type; `InvalidRecord` names the field that is wrong."""
+    """Parse a record of the expected type; `InvalidRecord` names the field that is wrong.
+
+    Ids (and an Alert's fingerprint) are kept as given when present (module docstring)."""
     try:
-        body: Any = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body: Any = from_json(data)
+    except ValueError as exc:
         raise InvalidRecord(f"{model.kind}: not JSON ({exc})") from None
     if not isinstance(body, dict):
         raise InvalidRecord(f"{model.kind}: expected a JSON object, got {type(body).__name__}")
@@ -244,7 +288,7 @@ def decode(data: bytes | str, model: type[R]) -> R:
     if version != SCHEMA_VERSION:
         raise InvalidRecord(f"{model.kind}.v: unsupported schema version {version!r}")
     try:
-        return model.model_validate(body)
+        return model.model_validate(body, context=_DECODING)
     except ValidationError as exc:
         raise InvalidRecord(describe_validation_error(model.kind, exc)) from None
 

@@ -17,7 +17,13 @@ UNDETERMINED = "und"
 # Links, handles and hashtags are names, not language: "@acme_support #fail" would
 # otherwise read as whatever language those letters resemble.
 _NOISE = re.compile(r"https?://\S+|www\.\S+|[@#][\w.@-]+", re.UNICODE)
-_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+def _enough_letters(count: int) -> re.Pattern[str]:
+    """A regex that matches a text with at least ``count`` letters: it stops at the
+    ``count``-th letter instead of listing every letter of the text (linear, never
+    backtracking more than once per character per letter counted)."""
+    return re.compile(r"[\W\d_]*(?:[^\W\d_][\W\d_]*){" + str(count) + "}", re.UNICODE)
 
 
 class LanguageDetector:
@@ -37,15 +43,14 @@ class LanguageDetector:
         # our own identifier: py3langid's module-level one is shared process state
         self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         self._identifier.set_languages(list(languages))
-        self._min_letters = min_letters
+        self._letters = _enough_letters(max(min_letters, 1))
         self._min_confidence = min_confidence
         self.languages = tuple(languages)
 
     def detect(self, text: str) -> str:
         """The language of ``text``, or ``und``."""
         cleaned = _NOISE.sub(" ", text)
-        letters = len(_LETTER.findall(cleaned))
-        if letters < max(self._min_letters, 1):
+        if not self._letters.match(cleaned):
             return UNDETERMINED
         language, confidence = self._identifier.classify(cleaned)
         if float(confidence) < self._min_confidence:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -96,6 +96,7 @@ class GermanLexicon:
             if _strings([phrase], "phrases")
         }
         self._max_phrase = max((len(p) for p in self.phrases), default=1)
+        self._phrase_starts = frozenset(p[0] for p in self.phrases)
         self.negations = frozenset(normalise(w) for w in _strings(data["negations"], "negations"))
         self.intensifiers = {normalise(w): float(f) for w, f in data["intensifiers"].items()}
         self.contrast = frozenset(normalise(w) for w in _strings(data["contrast"], "contrast"))
@@ -108,9 +109,7 @@ class GermanLexicon:
             self.heads[normalise(head)] = value
         self.prefixes = {normalise(p): float(v) for p, v in (data.get("prefixes") or {}).items()}
         self.emoji = {str(e): float(v) for e, v in data["emoji"].items()}
-        patterns = [_emoji_pattern(e) for e in sorted(self.emoji, key=len, reverse=True)]
-        # With no entries, a pattern that never matches (an empty one would match anywhere).
-        self._emoji_re = re.compile("|".join(patterns) or "(?!)")
+        self._emoji = _EmojiFinder(self.emoji)
 
     def valence(self, word: str) -> float | None:
         """The valence of a normalised word, trying the fallbacks of the module docstring."""
@@ -163,7 +162,7 @@ class GermanLexicon:
         return None
 
     def emoji_sum(self, text: str) -> float:
-        return sum(self.emoji[m] for m in self._emoji_re.findall(text))
+        return sum(self.emoji[m] for m in self._emoji.findall(text))
 
     def emoji_score(self, text: str) -> float:
         return squash(self.emoji_sum(text))
@@ -234,6 +233,8 @@ class GermanLexicon:
         return units, negations, boosts, contrast
 
     def _phrase_at(self, words: list[str | None], i: int) -> tuple[int, float] | None:
+        if words[i] not in self._phrase_starts:  # most words start no phrase
+            return None
         for length in range(min(self._max_phrase, len(words) - i), 1, -1):
             value = self.phrases.get(tuple(words[i : i + length]))  # type: ignore[arg-type]
             if value is not None:
@@ -263,11 +264,71 @@ def _last_before(units: list[_Unit], at: int, clause: int, reach: int) -> _Unit 
     return found
 
 
-def _emoji_pattern(entry: str) -> str:
-    if entry.isascii():
-        # An emoticon must stand apart: not inside a word, a number or a link.
-        return rf"(?<![\w/]){re.escape(entry)}(?![\w/])"
-    return re.escape(entry)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+class _EmojiFinder:
+    """Finds the lexicon's emoji and emoticons in a text: the longest where entries
+    overlap; an emoticon (an ASCII entry) only where it stands apart, not inside a word,
+    a number or a link.
+
+    Why not one regex over the text: Python's regex engine checks a set of first
+    characters that holds emoji (beyond U+FFFF) one entry at a time, at every position,
+    about 100 ns a character. When every entry is either all ASCII or all non-ASCII
+    (the packaged lexicon), a match of one kind never overlaps a match of the other, so
+    emoticons are looked for by a regex of ASCII entries only (fast), and emoji only
+    inside the text's runs of non-ASCII characters, where all of their matches lie.
+    """
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        entries = list(entries)
+        emoticons = [e for e in entries if e.isascii()]
+        emoji = [e for e in entries if not e.isascii()]
+        self._split = all(not any(c.isascii() for c in e) for e in emoji)
+        self._emoticons = _emoji_regex(emoticons)
+        self._emoji = _emoji_regex(emoji)
+        self._all = _emoji_regex(entries)
+
+    def findall(self, text: str) -> list[str]:
+        """The entries found in ``text``, in text order (as one regex's findall)."""
+        if text.isascii():
+            return self._emoticons.findall(text)
+        if not self._split:
+            return self._all.findall(text)
+        emoji = [
+            (m.start(), m.group())
+            for run in _NON_ASCII.finditer(text)
+            for m in self._emoji.finditer(text, run.start(), run.end())
+        ]
+        if not emoji:
+            return self._emoticons.findall(text)
+        emoji.extend((m.start(), m.group()) for m in self._emoticons.finditer(text))
+        return [entry for _, entry in sorted(emoji)]
+
+
+def _emoji_regex(entries: Iterable[str]) -> re.Pattern[str]:
+    """One regex finding every entry, the longest where entries overlap.
+
+    An emoticon (an ASCII entry) must stand apart: not inside a word, a number or a link.
+    Entries are grouped by their first character and every alternative starts with that
+    literal (the check of the character before an emoticon is a look-behind over it and
+    its first character), so the regex engine skips to the next possible first character
+    and tries only that character's entries: many times faster than one alternative per
+    entry, each opening with a look-behind, tried at every position of the text.
+    """
+    groups: dict[str, list[str]] = {}
+    for entry in sorted(entries, key=len, reverse=True):
+        groups.setdefault(entry[0], []).append(entry)
+    alternatives = []
+    for first, members in groups.items():
+        lit = re.escape(first)
+        rests = [
+            rf"(?<![\w/]{lit}){re.escape(e[1:])}(?![\w/])" if e.isascii() else re.escape(e[1:])
+            for e in members
+        ]
+        alternatives.append(lit + (rests[0] if len(rests) == 1 else f"(?:{'|'.join(rests)})"))
+    # With no entries, a pattern that never matches (an empty one would match anywhere).
+    return re.compile("|".join(alternatives) or "(?!)")
 
 
 def _strings(entries: Any, where: str) -> list[str]:

@@ -18,16 +18,15 @@ import html
 import re
 
 # U+2019/U+2018 quotation marks, acute and grave accents; U+201C/D/E double quotes.
-_QUOTES = str.maketrans(
-    {
-        "\u2019": "'",
-        "\u2018": "'",
-        "\u00b4": "'",
-        "`": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-    }
+# Replaced one by one where present: str.translate looks every character up in a dict.
+_QUOTES = (
+    ("\u2019", "'"),
+    ("\u2018", "'"),
+    ("\u00b4", "'"),
+    ("`", "'"),
+    ("\u201c", '"'),
+    ("\u201d", '"'),
+    ("\u201e", '"'),
 )
 _REPEAT = re.compile(r"([^\W\d_])\1{2,}")
 _HASHTAG = re.compile(r"#(\w+)")
@@ -38,7 +37,9 @@ def for_lexicon(text: str) -> str:
     """The text with the fixes of the module docstring applied (same text if none apply)."""
     if "&" in text:
         text = html.unescape(text)
-    text = text.translate(_QUOTES)
+    for typographic, ascii_quote in _QUOTES:
+        if typographic in text:
+            text = text.replace(typographic, ascii_quote)
     text = _REPEAT.sub(r"\1\1", text)
     if "#" in text:
         text = _HASHTAG.sub(_split_hashtag, text)

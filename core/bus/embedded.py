@@ -8,6 +8,15 @@ With a ``path`` the log and the committed offsets survive a restart: records are
 written to SQLite on `Producer.flush` (and every ``autoflush`` records), commits at
 once. Without one, everything lives in memory and is gone with the process.
 Everything is in one process: two processes must not share one file.
+
+A consumer blocked in `Consumer.poll` is woken by a record on one of ITS topics (or a
+change of its group), not by every record on the bus: one wake-up per wait, so a busy
+topic never drags the other stages' threads through empty polls.
+
+The log keeps each record as a plain tuple of bytes, strings and numbers, which Python's
+garbage collector stops tracking, and makes a `Message` only when it is read: a log of
+`Message` objects (every record ever sent, in memory) would be walked again by every
+full collection, a cost that grows with the log.
 """
 
 from __future__ import annotations
@@ -48,10 +57,18 @@ CREATE TABLE IF NOT EXISTS offsets (
 """
 
 
+_Row = tuple[bytes | None, bytes, Headers, int]
+"""A record in the log: key, value, headers, timestamp (ms); topic, partition and offset
+are where it lies."""
+
+
 @dataclass
 class _Member:
     id: int
     topics: tuple[str, ...]
+    wake: threading.Condition
+    """Notified (under the bus lock) when a record arrives on one of ``topics`` or the
+    group changes, while the member waits in `EmbeddedBus._poll`."""
     generation: int = -1
     assigned: list[TopicPartition] = field(default_factory=list)
     positions: dict[TopicPartition, int] = field(default_factory=dict)
@@ -69,8 +86,10 @@ class EmbeddedBus(Bus):
     def __init__(
         self, path: str | Path | None = None, default_partitions: int = 1, autoflush: int = 1000
     ) -> None:
-        self._cond = threading.Condition()
-        self._logs: dict[str, list[list[Message]]] = {}
+        self._lock = threading.Lock()
+        self._waiting: dict[int, _Member] = {}
+        """Members blocked in `_poll`, by id; each is woken once and then removed."""
+        self._logs: dict[str, list[list[_Row]]] = {}
         self._committed: dict[tuple[str, TopicPartition], int] = {}
         self._groups: dict[str, _Group] = {}
         self._member_ids = itertools.count(1)
@@ -100,11 +119,9 @@ class EmbeddedBus(Bus):
             "SELECT topic, partition, offset, key, value, headers, ts FROM messages "
             "ORDER BY topic, partition, offset"
         )
-        for topic, partition, offset, key, value, headers, ts in rows:
+        for topic, partition, _offset, key, value, headers, ts in rows:
             hdrs = tuple((k, bytes.fromhex(v)) for k, v in json.loads(headers))
-            self._logs[topic][partition].append(
-                Message(topic, partition, offset, key, value, hdrs, ts)
-            )
+            self._logs[topic][partition].append((key, value, hdrs, ts))
         for grp, topic, partition, offset in db.execute("SELECT * FROM offsets"):
             self._committed[(grp, TopicPartition(topic, partition))] = offset
 
@@ -133,26 +150,27 @@ class EmbeddedBus(Bus):
         self._pending.clear()
 
     # -- topics ------------------------------------------------------------------------
-    def _create(self, name: str, partitions: int) -> list[list[Message]]:
+    def _create(self, name: str, partitions: int) -> list[list[_Row]]:
         if partitions < 1:
             raise BusError(f"topic {name!r}: partitions must be at least 1")
-        log: list[list[Message]] = [[] for _ in range(partitions)]
+        log: list[list[_Row]] = [[] for _ in range(partitions)]
         self._logs[name] = log
         if self._db is not None:
             self._db.execute("INSERT OR IGNORE INTO topics VALUES (?, ?)", (name, partitions))
         for group in self._groups.values():
             if any(name in m.topics for m in group.members.values()):
                 group.generation += 1
+                self._wake()
         return log
 
     def ensure_topics(self, topics: Iterable[TopicSpec]) -> None:
-        with self._cond:
+        with self._lock:
             for spec in topics:
                 if spec.name not in self._logs:
                     self._create(spec.name, spec.partitions)
 
     def partitions(self, topic: str) -> int:
-        with self._cond:
+        with self._lock:
             log = self._logs.get(topic)
             if log is None:
                 raise BusError(f"topic {topic!r} does not exist")
@@ -160,23 +178,32 @@ class EmbeddedBus(Bus):
 
     # -- producing ---------------------------------------------------------------------
     def _append(self, topic: str, value: bytes, key: bytes | None, headers: Headers) -> None:
-        with self._cond:
+        with self._lock:
             log = self._logs.get(topic) or self._create(topic, self._default_partitions)
             if key is None:
                 partition = next(self._round_robin) % len(log)
             else:
                 partition = (murmur2(key) & 0x7FFFFFFF) % len(log)
             part = log[partition]
-            msg = Message(topic, partition, len(part), key, value, headers, int(time.time() * 1000))
-            part.append(msg)
+            row: _Row = (key, value, headers, int(time.time() * 1000))
+            part.append(row)
             if self._db is not None:
-                self._pending.append(msg)
+                self._pending.append(Message(topic, partition, len(part) - 1, *row))
                 if len(self._pending) >= self._autoflush:
                     self._persist_pending()
-            self._cond.notify_all()
+            if self._waiting:
+                self._wake(topic)
+
+    def _wake(self, topic: str | None = None) -> None:
+        """Wake the waiting members that read ``topic`` (None: every waiting member).
+        The caller holds the lock."""
+        for member in list(self._waiting.values()):
+            if topic is None or topic in member.topics:
+                del self._waiting[member.id]
+                member.wake.notify()
 
     def _flush(self) -> None:
-        with self._cond:
+        with self._lock:
             self._persist_pending()
 
     def producer(self) -> Producer:
@@ -186,23 +213,23 @@ class EmbeddedBus(Bus):
     def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
         if not topics:
             raise BusError("a consumer needs at least one topic")
-        with self._cond:
+        with self._lock:
             for topic in topics:
                 if topic not in self._logs:
                     self._create(topic, self._default_partitions)
             grp = self._groups.setdefault(group, _Group())
-            member = _Member(next(self._member_ids), tuple(topics))
+            member = _Member(next(self._member_ids), tuple(topics), threading.Condition(self._lock))
             grp.members[member.id] = member
             grp.generation += 1
-            self._cond.notify_all()
+            self._wake()
         return _EmbeddedConsumer(self, group, member)
 
     def _leave(self, group: str, member: _Member) -> None:
-        with self._cond:
+        with self._lock:
             grp = self._groups[group]
             if grp.members.pop(member.id, None) is not None:
                 grp.generation += 1
-                self._cond.notify_all()
+                self._wake()
 
     def _rebalance_if_needed(self, group: str, member: _Member) -> None:
         """Eager rebalance: on a new generation every member restarts from the committed
@@ -231,7 +258,7 @@ class EmbeddedBus(Bus):
 
     def _poll(self, group: str, member: _Member, timeout: float, max_records: int) -> list[Message]:
         deadline = time.monotonic() + max(timeout, 0.0)
-        with self._cond:
+        with self._lock:
             while True:
                 self._rebalance_if_needed(group, member)
                 out: list[Message] = []
@@ -240,7 +267,7 @@ class EmbeddedBus(Bus):
                     pos = member.positions[tp]
                     if pos < len(part):
                         take = part[pos : pos + (max_records - len(out))]
-                        out.extend(take)
+                        out.extend(_messages(tp.topic, tp.partition, pos, take))
                         member.positions[tp] = pos + len(take)
                         if len(out) >= max_records:
                             break
@@ -251,12 +278,16 @@ class EmbeddedBus(Bus):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return []
-                self._cond.wait(remaining)
+                self._waiting[member.id] = member
+                try:
+                    member.wake.wait(remaining)
+                finally:
+                    self._waiting.pop(member.id, None)
 
     def _commit(
         self, group: str, member: _Member, offsets: Mapping[TopicPartition, int] | None
     ) -> None:
-        with self._cond:
+        with self._lock:
             if member.generation != self._groups[group].generation:
                 raise BusError(
                     f"commit failed for group {group!r}: the group rebalanced since the last "
@@ -278,25 +309,30 @@ class EmbeddedBus(Bus):
                     )
 
     def read_topic(self, topic: str, timeout: float = 30.0) -> list[Message]:
-        with self._cond:
-            log = self._logs.get(topic)
-            return [m for part in log for m in part] if log else []
+        with self._lock:
+            log = self._logs.get(topic) or []
+            return [m for p, part in enumerate(log) for m in _messages(topic, p, 0, part)]
 
     def committed(self, group: str, tp: TopicPartition) -> int | None:
-        with self._cond:
+        with self._lock:
             return self._committed.get((group, tp))
 
     def check(self) -> str:
         where = f"SQLite file {self._path}" if self._path else "memory"
-        with self._cond:
+        with self._lock:
             return f"embedded bus in {where}: {len(self._logs)} topics"
 
     def close(self) -> None:
-        with self._cond:
+        with self._lock:
             self._persist_pending()
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def _messages(topic: str, partition: int, offset: int, rows: Sequence[_Row]) -> list[Message]:
+    """``rows`` of a partition, the first at ``offset``, as `Message`s."""
+    return [Message(topic, partition, offset + i, *row) for i, row in enumerate(rows)]
 
 
 class _EmbeddedProducer(Producer):
@@ -333,7 +369,7 @@ class _EmbeddedConsumer(Consumer):
         self._bus._commit(self._group, self._member, offsets)
 
     def assignment(self) -> set[TopicPartition]:
-        with self._bus._cond:
+        with self._bus._lock:
             self._bus._rebalance_if_needed(self._group, self._member)
             return set(self._member.assigned)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -288,10 +288,6 @@ class Entry:
     mention: EnrichedMention
 
 
-def _at(entry: Entry) -> datetime:
-    return entry.at
-
-
 class MentionWindow:
     """Distinct mentions (by mention id) with event time in ``(now - span, now]``.
 
@@ -304,36 +300,75 @@ class MentionWindow:
         self.span = span
         self._cap = cap
         self._entries: list[Entry] = []
+        # The entries' event times as POSIX seconds, in step with _entries, for bisect:
+        # comparing aware datetimes whose tzinfo objects differ (pydantic gives every
+        # parsed timestamp its own) costs two utcoffset() calls each, floats nothing.
+        # Exact: timestamp() is correctly rounded, and doubles near today's epoch are
+        # spaced well under a microsecond, so the order of microsecond times is kept.
+        self._times: list[float] = []
         self._ids: set[str] = set()
+        self._now: datetime | None = None
+        self._edges = (0.0, 0.0)
+        """(now - span, now) as POSIX seconds for ``_now``: one mention asks the window
+        about the same now several times (prune, check, rises_at)."""
+
+    def _range(self, now: datetime) -> tuple[float, float]:
+        if now is not self._now:
+            self._now = now
+            self._edges = ((now - self.span).timestamp(), now.timestamp())
+        return self._edges
 
     def add(self, mention: EnrichedMention, at: datetime, now: datetime) -> bool:
         """Take the mention; False when it is a duplicate or already outside the window."""
         mid = mention.mention.id
-        if mid in self._ids or at <= now - self.span:
+        t = at.timestamp()
+        if mid in self._ids or t <= self._range(now)[0]:
             return False
-        bisect.insort_right(self._entries, Entry(at, mention), key=_at)
+        times = self._times
+        if not times or t >= times[-1]:  # the usual case: mentions arrive in order
+            times.append(t)
+            self._entries.append(Entry(at, mention))
+        else:
+            i = bisect.bisect_right(times, t)
+            times.insert(i, t)
+            self._entries.insert(i, Entry(at, mention))
         self._ids.add(mid)
-        if len(self._entries) > self._cap:
-            self._drop(len(self._entries) - self._cap)
+        if len(times) > self._cap:
+            self._drop(len(times) - self._cap)
         return True
 
     def prune(self, now: datetime) -> None:
-        self._drop(bisect.bisect_right(self._entries, now - self.span, key=_at))
+        self._drop(bisect.bisect_right(self._times, self._range(now)[0]))
 
     def _drop(self, count: int) -> None:
+        if count <= 0:
+            return
         for entry in self._entries[:count]:
             self._ids.discard(entry.mention.mention.id)
         del self._entries[:count]
+        del self._times[:count]
 
     def bounds(self, now: datetime) -> tuple[int, int]:
         """The index range of the mentions inside the window at ``now`` (O(log n))."""
-        lo = bisect.bisect_right(self._entries, now - self.span, key=_at)
-        return lo, bisect.bisect_right(self._entries, now, key=_at)
+        times = self._times
+        start, t = self._range(now)
+        lo = bisect.bisect_right(times, start)
+        # the usual case: nothing in the window is later than now
+        hi = len(times) if not times or times[-1] <= t else bisect.bisect_right(times, t)
+        return lo, hi
 
     def entries(self, now: datetime) -> list[Entry]:
         """The mentions inside the window at ``now``, oldest first."""
         lo, hi = self.bounds(now)
         return self._entries[lo:hi]
+
+    def iter_entries(self, now: datetime) -> Iterator[Entry]:
+        """The mentions inside the window at ``now``, oldest first, without copying them
+        (for a scan that stops early); the window must not change while it runs."""
+        lo, hi = self.bounds(now)
+        entries = self._entries
+        for i in range(lo, hi):
+            yield entries[i]
 
     def count_check(self, now: datetime, needed: int) -> Check:
         """At least ``needed`` mentions in the window; false from when the one whose

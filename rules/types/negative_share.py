@@ -73,7 +73,7 @@ class NegativeShareState(RuleState):
         lo, hi = self._all.bounds(now)
         if hi - lo - 1 < self._rule.min_volume:
             return None  # too few left once one more leaves: only a mention can help
-        for entry in self._all.entries(now):
+        for entry in self._all.iter_entries(now):
             if entry.mention.sentiment is not Sentiment.NEGATIVE:
                 return entry.at + self._rule.window
         return None

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import json
+import math
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from core import records
 from core.records import (
     Alert,
     AlertState,
@@ -11,6 +14,7 @@ from core.records import (
     InvalidRecord,
     Mention,
     Severity,
+    Velocity,
     decode,
     encode,
 )
@@ -121,3 +125,139 @@ def test_naive_datetimes_are_refused_at_construction() -> None:
     with pytest.raises(ValueError, match="timezone"):
         mention(published_at=datetime(2026, 1, 1))
     assert mention(published_at=datetime(2026, 1, 1, tzinfo=UTC)).published_at.tzinfo
+
+
+# -- ids are made once: derived (or checked) at construction, kept by decode -------------
+def _with(data: bytes, **changes: object) -> bytes:
+    body = json.loads(data)
+    body.update(changes)
+    return json.dumps(body).encode()
+
+
+def test_decode_keeps_the_id_it_is_given_construction_still_checks_it() -> None:
+    data = _with(encode(mention()), id="kept-as-given")
+    assert decode(data, Mention).id == "kept-as-given"
+    body = {k: v for k, v in json.loads(data).items() if k != "kind"}
+    with pytest.raises(ValueError, match="does not match"):
+        Mention(**body)
+    with pytest.raises(ValueError, match="does not match"):
+        Mention.model_validate(body)
+
+
+@pytest.mark.parametrize("missing", [{"id": ""}, {"id": None}])
+def test_decode_derives_a_missing_or_empty_id(missing: dict[str, object]) -> None:
+    m = mention()
+    body = json.loads(encode(m))
+    if missing["id"] is None:
+        del body["id"]
+    else:
+        body["id"] = ""
+    assert decode(json.dumps(body), Mention).id == m.id
+
+
+def test_decode_still_needs_an_identity() -> None:
+    data = _with(encode(mention()), url=None, source_id=None)
+    with pytest.raises(InvalidRecord, match="mention: Value error, a mention needs a url"):
+        decode(data, Mention)
+
+
+def test_decode_keeps_the_ids_of_enriched_mentions_and_alerts() -> None:
+    e = EnrichedMention(mention=mention(), brand="acme", enriched_at=WHEN)
+    body = json.loads(encode(e))
+    body["id"], body["mention"]["id"] = "enriched-id", "mention-id"
+    back = decode(json.dumps(body), EnrichedMention)
+    assert (back.id, back.mention.id) == ("enriched-id", "mention-id")
+    a = Alert(
+        rule="r",
+        rule_type="volume",
+        brand="acme",
+        severity=Severity.WARNING,
+        state=AlertState.FIRING,
+        started_at=WHEN,
+        at=WHEN,
+        summary="s",
+    )
+    kept = decode(_with(encode(a), id="alert-id", fingerprint="fp"), Alert)
+    assert (kept.id, kept.fingerprint) == ("alert-id", "fp")
+    derived = decode(_with(encode(a), id="", fingerprint=""), Alert)
+    assert (derived.id, derived.fingerprint) == (a.id, a.fingerprint)
+
+
+def test_a_mention_put_into_a_record_is_not_checked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    m = decode(_with(encode(mention()), id="from-the-bus"), Mention)
+    calls: list[object] = []
+
+    def counting_mention_id(*parts: object) -> str:
+        calls.append(parts)
+        return "derived"
+
+    monkeypatch.setattr(records, "mention_id", counting_mention_id)
+    e = EnrichedMention(mention=m, brand="acme", enriched_at=WHEN)
+    assert e.mention is m and e.mention.id == "from-the-bus"
+    assert calls == [], "the mention's id was checked when it was made"
+    with pytest.raises(ValueError, match="does not match"):
+        EnrichedMention(mention=m.model_dump(), brand="acme", enriched_at=WHEN)
+
+
+# -- encoding ------------------------------------------------------------------------------
+def _former_encode(record: Mention | EnrichedMention | Alert) -> bytes:
+    """What encode wrote before it let pydantic write the JSON."""
+    body = {**record.model_dump(mode="json"), "kind": record.kind}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def test_encode_writes_the_same_bytes_as_before() -> None:
+    e = EnrichedMention(
+        mention=mention(text='Grüße \U0001f600 "quoted" \\ end', engagement={"likes": 3}),
+        brand="acme",
+        matched=("Acme",),
+        sentiment_score=-0.25,
+        velocity=Velocity(window_count=3, baseline=1.5, zscore=2.0, surprise=0.125),
+        enriched_at=WHEN,
+    )
+    a = Alert(
+        rule="r",
+        rule_type="volume",
+        brand="acme",
+        severity=Severity.WARNING,
+        state=AlertState.FIRING,
+        started_at=WHEN,
+        at=WHEN,
+        summary="ß",
+        figures={"count": 12.0},
+        labels={"team": "comms"},
+    )
+    for record in (e.mention, e, a):
+        assert encode(record) == _former_encode(record)
+    assert list(json.loads(encode(e)))[-1] == "kind"
+
+
+def test_encode_writes_floats_with_the_same_value() -> None:
+    # pydantic spells some floats differently from json.dumps (1e-7, not 1e-07)
+    v = Velocity(window_count=3, baseline=1e-7, zscore=0.1 + 0.2, acceleration=1e22)
+    e = EnrichedMention(mention=mention(), brand="acme", velocity=v, enriched_at=WHEN)
+    assert json.loads(encode(e)) == json.loads(_former_encode(e))
+    assert decode(encode(e), EnrichedMention) == e
+
+
+def test_infinite_and_nan_figures_round_trip() -> None:
+    v = Velocity(window_count=1, baseline=0.0, zscore=math.inf, acceleration=-math.inf)
+    e = EnrichedMention(mention=mention(), brand="acme", velocity=v, enriched_at=WHEN)
+    data = encode(e)
+    assert b'"zscore":Infinity' in data, "written as json.dumps writes them"
+    back = decode(data, EnrichedMention)
+    assert back.velocity is not None and back.velocity.zscore == math.inf
+    assert back.velocity.acceleration == -math.inf
+    nan = encode(
+        EnrichedMention(
+            mention=mention(),
+            brand="a",
+            velocity=v.model_copy(update={"zscore": math.nan}),
+            enriched_at=WHEN,
+        )
+    )
+    assert b'"zscore":NaN' in nan
+    back_nan = decode(nan, EnrichedMention).velocity
+    assert back_nan is not None and math.isnan(back_nan.zscore)

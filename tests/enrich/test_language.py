@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
-from enrich.language import UNDETERMINED, LanguageDetector
+from enrich.language import UNDETERMINED, LanguageDetector, _enough_letters
 from enrich.settings import DEFAULT_LANGUAGES
 
 
@@ -49,3 +52,16 @@ def test_detect_many_keeps_order(detector: LanguageDetector) -> None:
     assert detector.detect_many(
         ["Das ist wirklich ein sehr guter Service.", "This is a really good service.", "ok"]
     ) == ["de", "en", UNDETERMINED]
+
+
+def test_the_letter_minimum_counts_letters_only() -> None:
+    rnd = random.Random(5)
+    alphabet = "ab ZäßΣж1_-.!😀Ⅻ½\n"
+    for minimum in (1, 3, 6):
+        enough = _enough_letters(minimum)
+        for _ in range(3000):
+            text = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(14)))
+            letters = len(re.findall(r"[^\W\d_]", text))
+            assert (enough.match(text) is not None) == (letters >= minimum), repr(text)
+    short = LanguageDetector(["en", "de"], min_letters=6)
+    assert short.detect("ab 12 cd e!") == UNDETERMINED  # five letters

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import random
+import re
 from typing import Any
 
 import pytest
 
 from core.records import Sentiment
-from enrich.lexicon import GermanLexicon, load_german
+from enrich.lexicon import GermanLexicon, _EmojiFinder, load_german
 from enrich.sentiment import LexiconScorer, label_for
 from enrich.sentiment_text import for_lexicon
 
@@ -221,3 +223,34 @@ def test_lexicon_scorer_cleans_text_first(
 )
 def test_for_lexicon(text: str, cleaned: str) -> None:
     assert for_lexicon(text) == cleaned
+
+
+def _one_regex(entries: list[str]) -> re.Pattern[str]:
+    """The emoji lookup written plainly: one alternative per entry, longest first, an
+    emoticon (ASCII) only where no letter, digit or slash touches it."""
+    patterns = [
+        rf"(?<![\w/]){re.escape(e)}(?![\w/])" if e.isascii() else re.escape(e)
+        for e in sorted(entries, key=len, reverse=True)
+    ]
+    return re.compile("|".join(patterns))
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        None,  # the packaged lexicon: every entry all ASCII or all not
+        [":-)", ":)", "xD", "<3", "</3", "❤️", "❤", "👍🏽", "👍", "ä", "😀"],
+        [":\u2011)", ":)", "x", "xD", "❤️", "❤", "a❤", "👍"],  # entries of both kinds
+    ],
+)
+def test_emoji_are_found_as_one_regex_would(
+    german: GermanLexicon, entries: list[str] | None
+) -> None:
+    entries = entries if entries is not None else list(german.emoji)
+    finder, plain = _EmojiFinder(entries), _one_regex(entries)
+    rnd = random.Random(11)
+    filler = ["a", " ", "/", "http://", "1", ":", "x", "D", "-", ")", "ä", "ß", "\ufe0f", "🏽"]
+    for _ in range(20_000):
+        text = "".join(rnd.choice(entries + filler) for _ in range(rnd.randrange(10)))
+        assert finder.findall(text) == plain.findall(text), repr(text)
+    assert _EmojiFinder([]).findall("ä :) 😀") == []

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import re
+import unicodedata
 from collections.abc import Callable
 
 import pytest
 
 from rules.schema import RuleSet
-from rules.text import PhraseMatcher, fold
+from rules.text import _GERMAN, PhraseMatcher, fold, fold_texts
 from tests.rules.support import Driver, MakeMention, at
 
 PHRASES = ("boycott", "Rückruf", "#boycottacme", "class action")
@@ -67,3 +70,38 @@ def test_fires_at_min_count_matching_mentions_in_title_or_text(
     assert [s.id for s in fired.samples] == [mk(n, 0).mention.id for n in (5, 4, 1)]
     # the lawsuit mention (minute 0) leaves at 60: false from then, resolved an hour later
     assert d.wait(125) == [("resolved", "acme", at(120))]
+
+
+def _full_fold(text: str) -> str:
+    """Folding with no shortcut: every step of the module docstring, character by character."""
+    folded = unicodedata.normalize("NFC", text).casefold().translate(_GERMAN)
+    return "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+
+
+def test_folding_shortcuts_agree_with_full_folding() -> None:
+    rnd = random.Random(7)
+    alphabet = "aZ09 #@-_äöüßÄÖÜẞéÉıİŁøæ\u0301\u0308ﬁⅫ①ǅΣς😀„"
+    texts = ["", "ASCII Only #Tag", "Straße", "e\u0301", "😀 only"] + [
+        "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(12))) for _ in range(5000)
+    ]
+    for text in texts:
+        assert fold(text) == _full_fold(text), repr(text)
+    assert fold_texts("Title", "RÜCKRUF") == "title\nrueckruf"
+
+
+def test_phrase_search_agrees_with_searching_each_phrase() -> None:
+    phrases = (*PHRASES, "ß", "a b")
+    matcher = PhraseMatcher(phrases)
+    patterns = [
+        (p, re.compile(r"(?<!\w)" + r"\s+".join(re.escape(w) for w in fold(p).split())))
+        for p in phrases
+    ]
+    rnd = random.Random(3)
+    pieces = ["boycott", "Rückruf", "#BoycottAcme", "class", "action", "ss", "a", "b", "x"]
+    for _ in range(3000):
+        text = rnd.choice(["", " ", "\n"]).join(
+            rnd.choice([*pieces, " ", "\n", "em"]) for _ in range(rnd.randrange(8))
+        )
+        folded = fold(text)
+        expected = tuple(p for p, pattern in patterns if pattern.search(folded))
+        assert matcher.find(text) == expected, repr(text)

@@ -1,0 +1,88 @@
+"""What the embedded bus adds to the bus contract (tests/core/test_bus_contract.py): a
+waiting consumer is woken by its own topics only, and the log is kept out of the garbage
+collector's way."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from core.bus import Message, TopicSpec
+from core.bus.embedded import EmbeddedBus
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Wait for another thread to reach a state (not a window or a retry: a handshake)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.001)
+
+
+def test_a_waiting_consumer_is_woken_by_its_topics_only() -> None:
+    bus = EmbeddedBus()
+    bus.ensure_topics([TopicSpec("mine"), TopicSpec("other")])
+    consumer = bus.consumer("g", ["mine"])
+    got: list[Message] = []
+    poller = threading.Thread(target=lambda: got.extend(consumer.poll(timeout=30)))
+    poller.start()
+    member = consumer._member  # type: ignore[attr-defined]
+    _until(lambda: member.id in bus._waiting, "the consumer waits")
+    with bus.producer() as producer:
+        producer.send("other", b"not for it")
+        producer.flush()
+        assert member.id in bus._waiting, "a record on another topic must not wake it"
+        t0 = time.monotonic()
+        producer.send("mine", b"for it")
+        producer.flush()
+    poller.join(timeout=10)
+    assert not poller.is_alive() and time.monotonic() - t0 < 10
+    assert [m.value for m in got] == [b"for it"]
+    assert member.id not in bus._waiting
+    consumer.close()
+
+
+def test_a_new_member_of_the_group_wakes_a_waiting_one_to_rebalance() -> None:
+    bus = EmbeddedBus()
+    bus.ensure_topics([TopicSpec("t", partitions=2)])
+    first = bus.consumer("g", ["t"])
+    assert len(first.assignment()) == 2
+    poller = threading.Thread(target=lambda: first.poll(timeout=30))
+    poller.start()
+    member = first._member  # type: ignore[attr-defined]
+    _until(lambda: member.id in bus._waiting, "the consumer waits")
+    second = bus.consumer("g", ["t"])
+    _until(lambda: member.generation == bus._groups["g"].generation, "it rebalanced")
+    assert len(member.assigned) == 1 and len(second.assignment()) == 1
+    with bus.producer() as producer:  # end the poll: keyless records go round the partitions
+        producer.send("t", b"x")
+        producer.send("t", b"y")
+    poller.join(timeout=10)
+    assert not poller.is_alive()
+    first.close()
+    second.close()
+
+
+def test_the_log_is_not_tracked_by_the_garbage_collector() -> None:
+    bus = EmbeddedBus()
+    with bus.producer() as producer:
+        for n in range(100):
+            producer.send("t", f"value {n}".encode(), b"key", (("h", b"v"),))
+    gc.collect()
+    rows = [row for part in bus._logs["t"] for row in part]
+    assert len(rows) == 100
+    assert not any(gc.is_tracked(row) for row in rows)
+    # what a consumer reads is whole Messages, in offset order
+    consumer = bus.consumer("g", ["t"])
+    messages = consumer.poll(timeout=1)
+    assert [(m.offset, m.value, m.headers) for m in messages] == [
+        (n, f"value {n}".encode(), (("h", b"v"),)) for n in range(100)
+    ]
+    assert bus.read_topic("t") == messages
