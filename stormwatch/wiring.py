@@ -8,6 +8,7 @@ demo runs all of them in one process.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -201,6 +202,15 @@ class Runtime:
             self.bus.close()
 
 
+def tune_gc() -> None:
+    """Freeze everything built so far (models, lexicons, watchlists: long-lived) out of the
+    garbage collector's reach, and collect the young generation less often: a stream of
+    short-lived records made full collections cost a quarter of the pipeline's time."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def run_workers(workers: list[Worker], stop: threading.Event) -> list[threading.Thread]:
     """Start each worker in a thread of its own; a crashed worker stops them all."""
 
@@ -211,6 +221,7 @@ def run_workers(workers: list[Worker], stop: threading.Event) -> list[threading.
             log.exception("%s crashed; stopping", worker.name)
             stop.set()
 
+    tune_gc()
     threads = [threading.Thread(target=guard, args=(w,), name=w.name, daemon=True) for w in workers]
     for t in threads:
         t.start()
