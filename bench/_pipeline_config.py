@@ -57,6 +57,8 @@ class Target:
     prefix: str = "bench"
     """Topic prefix and index prefix, unique per run so runs never see each other's data."""
     partitions: int = 6
+    enrich_processes: int = 0
+    """``enrich.processes``: child processes for the match step's text work."""
 
 
 def watchlist_yaml(probes: list[tuple[str, str]]) -> str:
@@ -91,7 +93,9 @@ def settings_yaml(target: Target, receiver_url: str, model: str | None) -> str:
         )
     else:
         store = "store:\n  adapter: embedded\n  embedded: {path: state/store.db}\n"
-    enrich = f'enrich:\n  model: "{model}"\n' if model else ""
+    enrich = f"enrich:\n  processes: {target.enrich_processes}\n"
+    if model:
+        enrich += f'  model: "{model}"\n'
     return (
         bus
         + store

@@ -10,6 +10,7 @@ handler moves to the latest event time of each batch it is given, as live time w
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import tempfile
 import threading
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from bench._pipeline_measure import status_kb
 from core import topics
 from core.bus.embedded import EmbeddedBus
 from core.bus.port import Message
@@ -77,6 +79,7 @@ class Pipeline:
 
     def close(self) -> None:
         for r in self.runtimes:
+            r.close_workers()
             r.http.close()
         if self.runtimes and self.runtimes[0].store is not None:
             self.runtimes[0].store.close()
@@ -182,7 +185,14 @@ def match_only(app: App, folder: Path, mentions: Sequence[Mention]) -> StageRate
         pipe.close()
 
 
-def end_to_end(app: App, folder: Path, mentions: Sequence[Mention], counts: Counts) -> StageRate:
+@dataclass(frozen=True)
+class EndToEnd:
+    rate: StageRate
+    children_kb: list[int]
+    """Peak RSS (VmHWM) of each child process (``enrich.processes``), read before they stop."""
+
+
+def end_to_end(app: App, folder: Path, mentions: Sequence[Mention], counts: Counts) -> EndToEnd:
     """Every stage in its own thread, from the first raw record to the last indexed one."""
     pipe = build(app, folder, mentions[0].published_at)
     stop = threading.Event()
@@ -203,7 +213,10 @@ def end_to_end(app: App, folder: Path, mentions: Sequence[Mention], counts: Coun
                 raise RuntimeError(f"end to end did not finish: {got}")
             time.sleep(0.01)
         seconds = time.perf_counter() - t0
-        return StageRate("end to end", len(mentions), seconds)
+        children = [status_kb(c.pid, "VmHWM") for c in multiprocessing.active_children()]
+        return EndToEnd(
+            StageRate("end to end", len(mentions), seconds), [kb for kb in children if kb]
+        )
     finally:
         stop.set()
         for t in threads:

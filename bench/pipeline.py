@@ -6,7 +6,8 @@
 
 Embedded (one process, `stormwatch demo`'s wiring): a synthetic stream (bench/_pipeline_stream:
 five brands and a competitor, EN/DE, baseline plus angry bursts) pre-loaded on
-mentions.raw and drained stage by stage, then through all stages at once; ingest from a
+mentions.raw and drained stage by stage, then through all stages at once (twice: the match
+step in the stage's thread, then in a child process, ``enrich.processes: 1``); ingest from a
 large local RSS feed; alert latency under a steady background load (probe mentions for
 brands of their own, each paging a local Slack stand-in); peak memory.
 
@@ -79,7 +80,13 @@ def print_latency(result: LatencyResult, peak_note: str) -> None:
 
 
 # -- embedded --------------------------------------------------------------------------
-def embedded(app: App, folder: Path, mentions: Sequence[Mention], args: argparse.Namespace) -> None:
+def embedded(
+    app: App,
+    parallel_app: App,
+    folder: Path,
+    mentions: Sequence[Mention],
+    args: argparse.Namespace,
+) -> None:
     span = (mentions[-1].published_at - mentions[0].published_at).total_seconds() / 3600
     print(
         f"\n== embedded adapters: {len(mentions):,} mentions pre-loaded on mentions.raw "
@@ -100,18 +107,23 @@ def embedded(app: App, folder: Path, mentions: Sequence[Mention], args: argparse
     )
     serial = len(mentions) / sum(r.seconds for r in rates)
     print(
-        f"  one after another: {serial:,.0f} mentions/s (the ceiling of one process: the GIL "
-        "runs one stage at a time)"
+        f"  one after another: {serial:,.0f} mentions/s (each stage draining a backlog of its"
+        " own; in one thread at a time, as Python runs them)"
     )
-    reset_peak()
-    e2e = replay.end_to_end(app, folder, mentions, counts)
-    print(
-        f"  end to end, all stages in threads: {e2e.records:,} mentions in {e2e.seconds:.2f}s"
-        f" = {e2e.rate:,.0f} mentions/s   bar >= {EMBEDDED_BAR:,}/s: "
-        f"{verdict(e2e.rate >= EMBEDDED_BAR)}"
-    )
-    print(f"  peak RSS of the process during the run: {mib(status_kb('self', 'VmHWM'))}")
-    if e2e.rate < EMBEDDED_BAR or args.profile:
+    best = 0.0
+    for run_app in (app, parallel_app):
+        processes = run_app.settings.enrich.processes
+        reset_peak()
+        e2e = replay.end_to_end(run_app, folder, mentions, counts)
+        best = max(best, e2e.rate.rate)
+        print(
+            f"  end to end, all stages in threads, enrich.processes {processes}: "
+            f"{e2e.rate.records:,} mentions in {e2e.rate.seconds:.2f}s = {e2e.rate.rate:,.0f}"
+            f" mentions/s   bar >= {EMBEDDED_BAR:,}/s: {verdict(e2e.rate.rate >= EMBEDDED_BAR)}"
+        )
+        children = "".join(f" + match process {mib(kb)}" for kb in e2e.children_kb)
+        print(f"    peak RSS: the process {mib(status_kb('self', 'VmHWM'))}{children}")
+    if best < EMBEDDED_BAR or args.profile:
         from bench._pipeline_profile import profile
 
         sample = mentions[: min(len(mentions), 5000)]
@@ -364,15 +376,18 @@ def main() -> None:
         receiver = SlackReceiver(pid for pid, _ in probe_brands(args.probes + 1))
         try:
             if args.only in (None, "embedded"):
-                app = load_app(
-                    write_config(
-                        folder / "embedded",
-                        Target(partitions=4),
-                        receiver.url,
-                        probe_brands(args.probes + 1),
+                app, parallel_app = (
+                    load_app(
+                        write_config(
+                            folder / f"embedded-{processes}",
+                            Target(partitions=4, enrich_processes=processes),
+                            receiver.url,
+                            probe_brands(args.probes + 1),
+                        )
                     )
+                    for processes in (0, 1)
                 )
-                embedded(app, folder, mentions, args)
+                embedded(app, parallel_app, folder, mentions, args)
                 embedded_latency(app, folder, receiver, args)
             if args.only in (None, "kafka"):
                 if not args.kafka:

@@ -25,6 +25,7 @@ Contracts a caller may rely on:
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
@@ -262,19 +263,60 @@ AnyRecord = Mention | EnrichedMention | Alert
 R = TypeVar("R", Mention, EnrichedMention, Alert)
 
 
+class _Recent:
+    """The records this process encoded lately, by their bytes, so that a stage reading
+    what another stage of the same process wrote gets the (immutable) record back instead
+    of parsing and validating it again. Off (size 0) unless `share_decoded` turns it on."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._records: dict[bytes, AnyRecord] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, data: bytes, record: AnyRecord) -> None:
+        with self._lock:
+            self._records[data] = record
+            while len(self._records) > self.size:
+                del self._records[next(iter(self._records))]
+
+    def get(self, data: bytes | str) -> AnyRecord | None:
+        return self._records.get(data) if isinstance(data, bytes) else None
+
+
+_RECENT = _Recent()
+
+
+def share_decoded(size: int) -> None:
+    """Keep the last ``size`` records this process encodes so that `decode` of the same
+    bytes in this process returns them as they are (0 turns it off). For processes that
+    run several stages over one bus (the embedded pipeline); the result is the record
+    that was encoded, which is what decoding its bytes would rebuild."""
+    with _RECENT._lock:
+        _RECENT.size = max(size, 0)
+        _RECENT._records.clear()
+
+
 def encode(record: AnyRecord) -> bytes:
     """Versioned JSON for the bus: ``{"v": 1, ..., "kind": ...}``, compact UTF-8 (the
     fields in model order, ``kind`` last)."""
     # pydantic's serialiser writes the JSON itself (several times faster than a dict
     # through json.dumps); its object always ends in "}", so kind is spliced in there.
     body = record.model_dump_json()
-    return f'{body[:-1]},"kind":"{record.kind}"}}'.encode()
+    data = f'{body[:-1]},"kind":"{record.kind}"}}'.encode()
+    if _RECENT.size:
+        _RECENT.remember(data, record)
+    return data
 
 
 def decode(data: bytes | str, model: type[R]) -> R:
     """Parse a record of the expected type; `InvalidRecord` names the field that is wrong.
 
-    Ids (and an Alert's fingerprint) are kept as given when present (module docstring)."""
+    Ids (and an Alert's fingerprint) are kept as given when present (module docstring).
+    Bytes this process encoded while `share_decoded` was on give back the encoded record."""
+    if _RECENT.size:
+        recent = _RECENT.get(data)
+        if type(recent) is model:
+            return recent
     try:
         body: Any = from_json(data)
     except ValueError as exc:

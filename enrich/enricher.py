@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from core.records import Engagement, EnrichedMention, Mention
 from core.watchlist import Watchlist
 from enrich.language import UNDETERMINED, LanguageDetector
-from enrich.matcher import BrandMatcher
-from enrich.sentiment import SentimentScorer
+from enrich.matcher import BrandMatcher, MatchResult
+from enrich.sentiment import SentimentResult, SentimentScorer
 from enrich.settings import EnrichSettings, ReachSettings
 
 _LANGUAGE_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_].*)?$")
@@ -46,8 +48,24 @@ def mention_text(mention: Mention, max_chars: int) -> str:
     return text[:max_chars]
 
 
-class Enricher:
-    """Language, brand matching, sentiment and reach; built once, used for every batch."""
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the match step learns from one text that mentions at least one brand."""
+
+    match: MatchResult
+    language: str
+    sentiment: SentimentResult
+
+
+class Analyser(Protocol):
+    def analyse(self, texts: Sequence[str], tags: Sequence[str | None]) -> list[Analysis | None]:
+        """One entry per text, in order: None when it mentions no brand. ``tags``: the
+        source's language tag of each text (used when detection is undetermined)."""
+        ...
+
+
+class TextAnalyser:
+    """Brand matching, language and sentiment of texts, in this process."""
 
     def __init__(
         self,
@@ -58,7 +76,6 @@ class Enricher:
         matcher: BrandMatcher | None = None,
         detector: LanguageDetector | None = None,
     ) -> None:
-        self._settings = settings
         self._scorer = scorer
         self._matcher = matcher or BrandMatcher(watchlist)
         self._detector = detector or LanguageDetector(
@@ -66,19 +83,54 @@ class Enricher:
             min_letters=settings.language_min_letters,
             min_confidence=settings.language_min_confidence,
         )
+
+    def language(self, text: str, tag: str | None) -> str:
+        """The detected language; the source's own tag when detection is undetermined."""
+        detected = self._detector.detect(text)
+        if detected == UNDETERMINED and tag:
+            found = _LANGUAGE_TAG.match(tag.strip())
+            if found:
+                return found.group(1).lower()
+        return detected
+
+    def analyse(self, texts: Sequence[str], tags: Sequence[str | None]) -> list[Analysis | None]:
+        results = self._matcher.match_many(texts)
+        hits = [i for i, r in enumerate(results) if r]
+        languages = [self.language(texts[i], tags[i]) for i in hits]
+        # sentiment is scored once per batch, for matched texts only (a model's batch)
+        sentiments = self._scorer.score([texts[i] for i in hits], languages)
+        out: list[Analysis | None] = [None] * len(texts)
+        for i, language, sentiment in zip(hits, languages, sentiments, strict=True):
+            out[i] = Analysis(results[i], language, sentiment)
+        return out
+
+
+class Enricher:
+    """Language, brand matching, sentiment and reach; built once, used for every batch.
+
+    The text work is the ``analyser``'s: by default a `TextAnalyser` in this process
+    (`enrich.processes.ProcessAnalyser` runs it in child processes)."""
+
+    def __init__(
+        self,
+        watchlist: Watchlist,
+        settings: EnrichSettings,
+        scorer: SentimentScorer | None = None,
+        *,
+        matcher: BrandMatcher | None = None,
+        detector: LanguageDetector | None = None,
+        analyser: Analyser | None = None,
+    ) -> None:
+        self._settings = settings
+        if analyser is None:
+            if scorer is None:
+                raise ValueError("an Enricher needs a scorer or an analyser")
+            analyser = TextAnalyser(watchlist, settings, scorer, matcher=matcher, detector=detector)
+        self.analyser = analyser
         self.matched = 0
         """Mentions that matched at least one brand, since construction."""
         self.unmatched = 0
         """Mentions that matched no brand (dropped), since construction."""
-
-    def language(self, mention: Mention, text: str) -> str:
-        """The detected language; the source's own tag when detection is undetermined."""
-        detected = self._detector.detect(text)
-        if detected == UNDETERMINED and mention.language:
-            tag = _LANGUAGE_TAG.match(mention.language.strip())
-            if tag:
-                return tag.group(1).lower()
-        return detected
 
     def enrich(
         self, mentions: Sequence[Mention], enriched_at: datetime | None = None
@@ -86,25 +138,23 @@ class Enricher:
         """One record per (mention, matched brand). ``enriched_at`` None: each mention's
         own ``published_at`` (replays that must not depend on the wall clock)."""
         texts = [mention_text(m, self._settings.max_chars) for m in mentions]
-        results = self._matcher.match_many(texts)
-        hits = [i for i, r in enumerate(results) if r]
-        self.matched += len(hits)
-        self.unmatched += len(mentions) - len(hits)
-        languages = [self.language(mentions[i], texts[i]) for i in hits]
-        sentiments = self._scorer.score([texts[i] for i in hits], languages)
+        analyses = self.analyser.analyse(texts, [m.language for m in mentions])
         out: list[EnrichedMention] = []
-        for i, language, sentiment in zip(hits, languages, sentiments, strict=True):
-            mention = mentions[i]
-            for brand, terms in results[i].brands.items():
+        for mention, analysis in zip(mentions, analyses, strict=True):
+            if analysis is None:
+                self.unmatched += 1
+                continue
+            self.matched += 1
+            for brand, terms in analysis.match.brands.items():
                 out.append(
                     EnrichedMention(
                         mention=mention,
                         brand=brand,
                         matched=terms,
-                        language=language,
-                        entities=results[i].entities,
-                        sentiment=sentiment.label,
-                        sentiment_score=sentiment.score,
+                        language=analysis.language,
+                        entities=analysis.match.entities,
+                        sentiment=analysis.sentiment.label,
+                        sentiment_score=analysis.sentiment.score,
                         reach=reach(mention.engagement, self._settings.reach),
                         enriched_at=enriched_at or mention.published_at,
                     )

@@ -13,6 +13,7 @@ Example (every key is optional; these are the defaults unless noted)::
       language_min_confidence: 0.7
       lexicon_neutral: 0.05
       max_chars: 100000
+      processes: 0          # child processes for matching/language/sentiment
       reach: {followers: 1.0, likes: 1.0, replies: 1.0, shares: 20.0}
       velocity:
         bucket: 1m
@@ -156,6 +157,10 @@ class EnrichSettings(_Model):
     """Lexicon scores within +-this are neutral."""
     max_chars: int = Field(default=100_000, ge=100, le=1_000_000)
     """Only this many characters of a mention (title + text) are matched and scored."""
+    processes: int = Field(default=0, ge=0, le=64)
+    """Child processes for the match step's text work (matching, language, sentiment);
+    0: in the stage's own thread. 1 or more lets it run beside the other stages of the
+    process on another core (each child loads the models again: memory)."""
     reach: ReachSettings = ReachSettings()
     velocity: VelocitySettings = VelocitySettings()
 

@@ -2,9 +2,8 @@
 
 Wiring (the shell)::
 
-    scorer = load_scorer(settings.enrich)
     StageLoop("enrich-match", bus, "enrich-match", [topics.RAW],
-              match_handler(watchlist, settings.enrich, scorer, clock))
+              match_handler(watchlist, settings.enrich, None, clock))
     StageLoop("enrich-velocity", bus, "enrich-velocity", [topics.MATCHED],
               velocity_handler(settings.enrich, clock))
 
@@ -50,6 +49,11 @@ class MatchStep:
     def unmatched(self) -> int:
         return self.enricher.unmatched
 
+    def close(self) -> None:
+        close = getattr(self.enricher.analyser, "close", None)
+        if close is not None:
+            close()
+
     def __call__(self, messages: Sequence[Message]) -> list[Out | Reject]:
         out: list[Out | Reject] = []
         mentions: list[Mention] = []
@@ -65,10 +69,20 @@ class MatchStep:
 
 
 def match_handler(
-    watchlist: Watchlist, settings: EnrichSettings, scorer: SentimentScorer, clock: Clock
+    watchlist: Watchlist,
+    settings: EnrichSettings,
+    scorer: SentimentScorer | None,
+    clock: Clock,
 ) -> MatchStep:
-    """The handler for ``mentions.raw`` (builds the matcher and language model once)."""
-    return MatchStep(Enricher(watchlist, settings, scorer), clock)
+    """The handler for ``mentions.raw`` (builds the matcher and language model once; in
+    ``settings.processes`` child processes when set, else here with ``scorer``, None:
+    `load_scorer`). `MatchStep.close` stops the children."""
+    if settings.processes:
+        from enrich.processes import ProcessAnalyser
+
+        analyser = ProcessAnalyser(watchlist, settings, settings.processes)
+        return MatchStep(Enricher(watchlist, settings, analyser=analyser), clock)
+    return MatchStep(Enricher(watchlist, settings, scorer or load_scorer(settings)), clock)
 
 
 class VelocityStep:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -261,3 +262,33 @@ def test_infinite_and_nan_figures_round_trip() -> None:
     assert b'"zscore":NaN' in nan
     back_nan = decode(nan, EnrichedMention).velocity
     assert back_nan is not None and math.isnan(back_nan.zscore)
+
+
+@pytest.fixture
+def sharing() -> Iterator[None]:
+    records.share_decoded(3)
+    yield
+    records.share_decoded(0)
+
+
+def test_decoding_what_this_process_encoded_gives_the_record_back_while_shared(
+    sharing: None,
+) -> None:
+    m = mention(text="Acme again")
+    data = encode(m)
+    assert decode(data, Mention) is m
+    assert decode(bytes(bytearray(data)), Mention) is m  # equal bytes read back elsewhere
+    e = EnrichedMention(mention=m, brand="acme", enriched_at=WHEN)
+    assert decode(encode(e), EnrichedMention) is e
+    with pytest.raises(InvalidRecord, match="kind is 'mention'"):
+        decode(data, EnrichedMention)  # the wrong type is still refused
+    for i in range(3):  # only the last 3 are kept
+        encode(mention(text=f"filler {i}", url=f"https://example.com/{i}"))
+    back = decode(data, Mention)
+    assert back == m and back is not m
+
+
+def test_decode_parses_every_time_when_not_shared() -> None:
+    m = mention(text="Acme")
+    back = decode(encode(m), Mention)
+    assert back == m and back is not m

@@ -89,6 +89,15 @@ def servers(kafka_bootstrap: str, es_url: str) -> tuple[str, str]:
     return kafka_bootstrap, es_url
 
 
+def running(pid: int) -> bool:
+    """True while ``pid`` is a process that has not exited (a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 class Stages:
     """The stage processes; their output goes to log files kept for a failing test."""
 
@@ -113,6 +122,11 @@ class Stages:
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+
+    def children(self, stage: str) -> list[int]:
+        pid = self.procs[stage].pid
+        found = (Path(f"/proc/{pid}/task/{t}/children") for t in os.listdir(f"/proc/{pid}/task"))
+        return [int(c) for f in found for c in f.read_text().split()]
 
     def kill(self, stage: str) -> None:
         proc = self.procs.pop(stage)
@@ -209,6 +223,8 @@ store:
 state_dir: state
 watchlist: watchlist.yaml
 rules: [rules.yaml]
+enrich:
+  processes: 1
 ingest:
   first_poll_jitter: 0s
 alerting:
@@ -296,8 +312,11 @@ def test_feed_to_page_and_search_surviving_a_killed_enrich(world: dict[str, Any]
     # Mid-storm: kill enrich without a clean shutdown, then bring it back.
     kill_at = storm[len(storm) // 3].release
     time.sleep(max(0.0, (kill_at - datetime.now(UTC)).total_seconds()))
+    children = stages.children("enrich")  # its match process (enrich.processes: 1) and more
+    assert children
     stages.kill("enrich")
     time.sleep(4)
+    assert [pid for pid in children if running(pid)] == [], "orphans of the killed enrich"
     stages.start("enrich")
 
     wait_for(
