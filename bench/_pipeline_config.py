@@ -59,6 +59,8 @@ class Target:
     partitions: int = 6
     enrich_processes: int = 0
     """``enrich.processes``: child processes for the match step's text work."""
+    quantize: bool = False
+    """``enrich.quantize``: int8 dynamic quantisation of the sentiment model."""
 
 
 def watchlist_yaml(probes: list[tuple[str, str]]) -> str:
@@ -95,7 +97,7 @@ def settings_yaml(target: Target, receiver_url: str, model: str | None) -> str:
         store = "store:\n  adapter: embedded\n  embedded: {path: state/store.db}\n"
     enrich = f"enrich:\n  processes: {target.enrich_processes}\n"
     if model:
-        enrich += f'  model: "{model}"\n'
+        enrich += f'  model: "{model}"\n  quantize: {str(target.quantize).lower()}\n'
     return (
         bus
         + store

@@ -48,6 +48,20 @@ def bus(target: Target) -> KafkaBus:
     )
 
 
+def match_children(pid: int) -> list[int]:
+    """The child processes of ``pid`` started by multiprocessing's spawn (not its resource
+    tracker)."""
+    out = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    out.append(int(child))
+    except OSError:
+        pass
+    return out
+
+
 class Stages:
     """Stage processes with their logs; peak memory read before they stop."""
 
@@ -81,7 +95,13 @@ class Stages:
         return all(p.poll() is None for _, p in self.procs)
 
     def peak_kb(self) -> dict[str, int | None]:
-        return {name: status_kb(p.pid, "VmHWM") for name, p in self.procs}
+        """Peak RSS of each stage process and of its match processes (enrich.processes)."""
+        peaks: dict[str, int | None] = {}
+        for name, p in self.procs:
+            peaks[name] = status_kb(p.pid, "VmHWM")
+            for i, child in enumerate(match_children(p.pid), 1):
+                peaks[f"{name} match process {i}"] = status_kb(child, "VmHWM")
+        return peaks
 
     def stop(self) -> None:
         for _, proc in self.procs:

@@ -2,7 +2,7 @@
 
     python bench/pipeline.py [--kafka 127.0.0.1:19092] [--es http://127.0.0.1:19200]
                              [--mentions N] [--model PATH | --standin-model]
-                             [--only embedded|kafka] [--profile]
+                             [--only embedded|kafka|transformer] [--profile]
 
 Embedded (one process, `stormwatch demo`'s wiring): a synthetic stream (bench/_pipeline_stream:
 five brands and a competitor, EN/DE, baseline plus angry bursts) pre-loaded on
@@ -24,7 +24,9 @@ them the Kafka part is skipped and says so. A benchmark, not a test.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
+import itertools
 import os
 import sys
 import tempfile
@@ -56,6 +58,10 @@ KAFKA_ENRICH_BAR = 10_000
 LATENCY_BAR = 1.0
 TRANSFORMER_BAR = 200
 LIVE_STAGES = ("enrich", "rules", "alerting", "index")
+
+
+def ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",")]
 
 
 def verdict(ok: bool) -> str:
@@ -185,8 +191,10 @@ def kafka(
         "lexicon sentiment"
     )
     index_run: tuple[Target, Path, int] | None = None
-    for procs in args.enrich_procs:
-        target = kafka_run.new_target(args.kafka, args.es, args.partitions)
+    for procs, children in itertools.product(args.enrich_procs, args.match_processes):
+        target = dataclasses.replace(
+            kafka_run.new_target(args.kafka, args.es, args.partitions), enrich_processes=children
+        )
         run_dir = folder / target.prefix
         settings = write_config(run_dir, target, receiver.url, probes)
         stages = kafka_run.Stages(settings, run_dir / "logs")
@@ -212,7 +220,8 @@ def kafka(
         rate = len(mentions) / progress.seconds
         sustained = progress.sustained() * len(mentions) / max(progress.total, 1)
         print(
-            f"  raw -> enriched, {procs} enrich process(es): {len(mentions):,} posts "
+            f"  raw -> enriched, {procs} enrich process(es) with enrich.processes {children}: "
+            f"{len(mentions):,} posts "
             f"({progress.total:,} enriched records) in {progress.seconds:.1f}s incl. start-up"
             f" = {rate:,.0f} posts/s; sustained {sustained:,.0f} posts/s"
             f"   bar >= {KAFKA_ENRICH_BAR:,}/s: {verdict(sustained >= KAFKA_ENRICH_BAR)}"
@@ -306,21 +315,30 @@ def transformer(
         return
     from enrich.sentiment import TransformerScorer, load_scorer
 
-    app = load_app(write_config(folder / "model", Target(), receiver.url, [], args.model_path))
-    scorer_note = f"model {args.model_path}" + (
-        " (stand-in: random weights, XLM-R base shape; speed only)" if args.standin_model else ""
-    )
-    if not isinstance(load_scorer(app.settings.enrich), TransformerScorer):
-        print(f"  not measured: {args.model_path} does not load (see the warning above)")
-        return
-    sample = list(mentions[: args.transformer_mentions])
-    match = replay.match_only(app, folder, sample)
-    rate = match.rate
     print(
-        f"  {scorer_note}: {len(sample):,} posts through the match step in {match.seconds:.1f}s = "
-        f"{rate:,.0f} posts/s   bar >= {TRANSFORMER_BAR}/s on CPU: "
-        f"{verdict(rate >= TRANSFORMER_BAR)}"
+        f"  model {args.model_path}"
+        + (" (stand-in: random weights, XLM-R base shape; speed only)" * args.standin_model)
     )
+    sample = list(mentions[: args.transformer_mentions])
+    for quantize in (False, True):
+        app = load_app(
+            write_config(
+                folder / f"model-{quantize}",
+                Target(quantize=quantize),
+                receiver.url,
+                [],
+                args.model_path,
+            )
+        )
+        if not isinstance(load_scorer(app.settings.enrich), TransformerScorer):
+            print(f"  not measured: {args.model_path} does not load (see the warning above)")
+            return
+        match = replay.match_only(app, folder, sample)
+        print(
+            f"  enrich.quantize {str(quantize).lower():<5}: {len(sample):,} posts through the match"
+            f" step in {match.seconds:.1f}s = {match.rate:,.0f} posts/s   bar >= "
+            f"{TRANSFORMER_BAR}/s on CPU: {verdict(match.rate >= TRANSFORMER_BAR)}"
+        )
     texts = [m.text for m in sample]
     for label, kwargs in (
         ("scorer alone", {}),
@@ -348,7 +366,7 @@ def main() -> None:
         help="build a random-weight XLM-R-base-shaped model (speed only)",
     )
     ap.add_argument("--transformer-mentions", type=int, default=1000)
-    ap.add_argument("--only", choices=("embedded", "kafka"))
+    ap.add_argument("--only", choices=("embedded", "kafka", "transformer"))
     ap.add_argument("--probes", type=int, default=120, help="alerts measured per latency run")
     ap.add_argument("--probe-interval", type=float, default=0.2, help="seconds between probes")
     ap.add_argument(
@@ -356,7 +374,13 @@ def main() -> None:
     )
     ap.add_argument("--feed-items", type=int, default=10_000)
     ap.add_argument("--partitions", type=int, default=6, help="partitions of the Kafka topics")
-    ap.add_argument("--enrich-procs", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
+    ap.add_argument("--enrich-procs", type=ints, default=[1, 2], help="enrich processes, e.g. 1,2")
+    ap.add_argument(
+        "--match-processes",
+        type=ints,
+        default=[0, 1],
+        help="enrich.processes of each Kafka enrich process, e.g. 0,1",
+    )
     ap.add_argument("--timeout", type=float, default=600, help="longest wait for one Kafka run")
     ap.add_argument("--profile", action="store_true", help="always print the per-stage profile")
     args = ap.parse_args()
@@ -394,7 +418,8 @@ def main() -> None:
                     print("\n== Kafka: skipped: no --kafka / STORMWATCH_TEST_KAFKA")
                 else:
                     kafka(mentions, folder, receiver, args)
-            transformer(folder, receiver, mentions, args)
+            if args.only in (None, "transformer"):
+                transformer(folder, receiver, mentions, args)
         finally:
             receiver.stop()
     print(f"\n(total run time {time.monotonic() - t_start:.0f}s)")
