@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 STAGES = ("ingest", "enrich", "rules", "alerting", "index", "dashboards")
 GROUP = "stormwatch"
-SHARED_RECORDS = 16_384
+SHARED_RECORDS = 4_096
 """Records a multi-stage process keeps to hand from writer to reader (`records.share_decoded`)."""
 
 
