@@ -24,6 +24,7 @@ Contracts a caller may rely on:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from datetime import datetime
@@ -272,12 +273,15 @@ class _Recent:
         self.size = 0
         self._records: dict[bytes, AnyRecord] = {}
         self._lock = threading.Lock()
+        """Only for `share_decoded`: the stages' threads go without."""
 
     def remember(self, data: bytes, record: AnyRecord) -> None:
-        with self._lock:
-            self._records[data] = record
-            while len(self._records) > self.size:
-                del self._records[next(iter(self._records))]
+        records = self._records
+        records[data] = record
+        while len(records) > self.size:
+            # another thread may change the dict in between: then look again
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del records[next(iter(records))]
 
     def get(self, data: bytes | str) -> AnyRecord | None:
         return self._records.get(data) if isinstance(data, bytes) else None

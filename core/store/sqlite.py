@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_json
+
 from core.records import Alert, EnrichedMention
 from core.store.documents import alert_doc, mention_doc
 from core.store.port import (
@@ -146,7 +148,7 @@ class SqliteStore(Store):
                 d["id"],
                 *(d.get(c) for c in cols),
                 to_ms(datetime.fromisoformat(d[time_field])),
-                json.dumps(d, ensure_ascii=False),
+                to_json(d).decode(),  # as json.dumps writes it, several times faster
             )
             for d in docs
         ]
