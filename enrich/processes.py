@@ -18,6 +18,7 @@ import logging
 import math
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -47,6 +48,8 @@ def _start_child(watchlist: Watchlist, settings: EnrichSettings) -> None:
     from enrich.sentiment import load_scorer
 
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+    # Ctrl-C reaches the whole process group: the parent stops its children itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     try:
         _child["analyser"] = TextAnalyser(watchlist, settings, load_scorer(settings))

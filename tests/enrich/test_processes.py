@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -78,6 +79,17 @@ def test_a_child_that_dies_fails_the_batch_once_and_new_children_take_over(
     finally:
         pool.close()
     assert set(multiprocessing.active_children()) - others == set()
+
+
+def test_ctrl_c_is_left_to_the_parent(
+    watchlist: Watchlist, analyser: ProcessAnalyser, make_mention: MentionFactory
+) -> None:
+    before = analyser.analyse(TEXTS, [None] * len(TEXTS))
+    for child in multiprocessing.active_children():
+        assert child.pid is not None
+        os.kill(child.pid, signal.SIGINT)  # what Ctrl-C sends the whole process group
+    time.sleep(0.5)  # time for a child that did not ignore it to die
+    assert analyser.analyse(TEXTS, [None] * len(TEXTS)) == before
 
 
 def test_processes_below_one_are_refused(watchlist: Watchlist) -> None:
