@@ -60,6 +60,19 @@ def test_a_wrong_id_is_refused() -> None:
         mention(id="forged")
 
 
+def alert() -> Alert:
+    return Alert(
+        rule="r",
+        rule_type="volume",
+        brand="acme",
+        severity=Severity.WARNING,
+        state=AlertState.FIRING,
+        started_at=WHEN,
+        at=WHEN,
+        summary="s",
+    )
+
+
 def test_round_trip_keeps_timezone_and_everything_else() -> None:
     m = mention(text="Grüße", engagement={"likes": 3})
     data = encode(m)
@@ -73,16 +86,7 @@ def test_enriched_and_alert_round_trip() -> None:
     e = EnrichedMention(mention=mention(), brand="acme", enriched_at=WHEN)
     assert decode(encode(e), EnrichedMention) == e
     assert e.id != e.mention.id
-    a = Alert(
-        rule="r",
-        rule_type="volume",
-        brand="acme",
-        severity=Severity.WARNING,
-        state=AlertState.FIRING,
-        started_at=WHEN,
-        at=WHEN,
-        summary="s",
-    )
+    a = alert()
     assert decode(encode(a), Alert) == a
     same_episode_resolved = Alert(**{**a.model_dump(), "id": "", "state": "resolved"})
     assert same_episode_resolved.fingerprint == a.fingerprint
@@ -168,16 +172,7 @@ def test_decode_keeps_the_ids_of_enriched_mentions_and_alerts() -> None:
     body["id"], body["mention"]["id"] = "enriched-id", "mention-id"
     back = decode(json.dumps(body), EnrichedMention)
     assert (back.id, back.mention.id) == ("enriched-id", "mention-id")
-    a = Alert(
-        rule="r",
-        rule_type="volume",
-        brand="acme",
-        severity=Severity.WARNING,
-        state=AlertState.FIRING,
-        started_at=WHEN,
-        at=WHEN,
-        summary="s",
-    )
+    a = alert()
     kept = decode(_with(encode(a), id="alert-id", fingerprint="fp"), Alert)
     assert (kept.id, kept.fingerprint) == ("alert-id", "fp")
     derived = decode(_with(encode(a), id="", fingerprint=""), Alert)
