@@ -103,10 +103,11 @@ class StageLoop:
         Raises nothing for transient failures: they are logged and the work is kept for
         the next turn (see `backoff`). A batch whose handler succeeded is not handled
         again when only producing its output failed: the output is kept and re-sent."""
-        if not self._batch and not self._outbox:
-            self._batch = self._consumer.poll(timeout=timeout, max_records=self._max_records)
-            self._handled = False
         try:
+            if not self._batch and not self._outbox:
+                # a broker that is down or restarting: polling again later is the remedy
+                self._batch = self._consumer.poll(timeout=timeout, max_records=self._max_records)
+                self._handled = False
             if self._batch and not self._handled:
                 self._outbox.extend(self._handler(self._batch))
                 self._handled = True

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from core.bus import BusError, Headers, Message, Producer, TopicPartition, TopicSpec
+from core.bus import (
+    BusError,
+    Consumer,
+    Headers,
+    Message,
+    Producer,
+    TopicPartition,
+    TopicSpec,
+)
 from core.bus.embedded import EmbeddedBus
 from core.stage import Out, StageLoop
 
@@ -101,3 +109,49 @@ def test_output_is_resent_without_handling_the_batch_again_and_ticks_are_kept() 
     loop.close()
     values = [m.value for m in bus.read_topic("out")]
     assert b"A" in values and b"tick-1" in values and b"tick-3" in values, values
+
+
+class _FlakyPollBus(EmbeddedBus):
+    """An embedded bus whose consumers fail their first ``failures`` polls, as a Kafka
+    consumer does while its broker is down."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
+        bus = self
+        inner = super().consumer(group, topics)
+
+        class Flaky(Consumer):
+            def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Message]:
+                if bus.failures:
+                    bus.failures -= 1
+                    raise BusError("poll failed: KafkaConnectionError: 111 ECONNREFUSED")
+                return inner.poll(timeout, max_records)
+
+            def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+                inner.commit(offsets)
+
+            def assignment(self) -> set[TopicPartition]:
+                return inner.assignment()
+
+            def close(self) -> None:
+                inner.close()
+
+        return Flaky()
+
+
+def test_a_poll_that_fails_is_retried_with_backoff_and_the_loop_carries_on() -> None:
+    bus = _FlakyPollBus(failures=2)
+    bus.ensure_topics([TopicSpec("in", 1), TopicSpec("out", 1)])
+    with bus.producer() as p:
+        p.send("in", b"a")
+
+    loop = StageLoop("t", bus, "g", ["in"], lambda batch: [Out("out", m.value) for m in batch])
+    assert loop.run_once(0.1) == 0 and loop.failures == 1 and loop.backoff() == 0.5
+    assert loop.run_once(0.1) == 0 and loop.failures == 2
+    assert loop.run_once(0.1) == 1 and loop.failures == 0
+    assert bus.committed("g", TopicPartition("in", 0)) == 1
+    loop.close()
+    assert [m.value for m in bus.read_topic("out")] == [b"a"]
