@@ -2,9 +2,11 @@
 
 A local RSS feed turns angry; the stages run as ``stormwatch run <stage>`` processes;
 a Slack payload must reach a local HTTP receiver and an email a real local SMTP server
-(aiosmtpd); the angry mentions must be found through the search API. Mid-storm the
-enrich process is killed (SIGKILL, no clean shutdown) and restarted: no mention may be
-lost and each alert must be paged once, not twice.
+(aiosmtpd); the angry mentions must be found through the search API. Mid-storm one
+thing is killed (SIGKILL, no clean shutdown) and brought back: the enrich process, the
+Kafka broker or Elasticsearch (the last two restarted on their data by
+``deploy/local/servers.sh``). No mention may be lost and each alert must be paged once,
+not twice.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from stormwatch.feedserver import FeedServer
 pytestmark = pytest.mark.timeout(420)
 
 STAGES = ("ingest", "enrich", "rules", "alerting", "index", "dashboards")
+REPO = Path(__file__).resolve().parents[2]
+LOCAL_DIR = Path(os.environ.get("STORMWATCH_LOCAL_DIR", REPO / ".local"))
+"""Where deploy/local/servers.sh keeps the servers' state and pid files."""
 
 
 class SlackReceiver:
@@ -290,7 +295,32 @@ def wait_for(what: str, condition: Any, timeout: float, stages: Stages) -> None:
     pytest.fail(f"timed out waiting for {what}\n{stages.tail()}")
 
 
-def test_feed_to_page_and_search_surviving_a_killed_enrich(world: dict[str, Any]) -> None:
+def restart_server(name: str) -> None:
+    """SIGKILL the local server ``name`` (``kafka`` or ``es``) that deploy/local/servers.sh
+    started, leave it down a few seconds, and start it again on its data."""
+    pidfile = LOCAL_DIR / name / f"{name}.pid"
+    if not pidfile.exists():
+        msg = f"{pidfile} is missing: the servers were not started by deploy/local/servers.sh"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    pid = int(pidfile.read_text().strip())
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(5)  # down for a while: the stages see connections refused
+    subprocess.run(
+        ["bash", str(REPO / "deploy/local/servers.sh"), "start", name],
+        env={**os.environ, "STORMWATCH_KEEP_DATA": "1"},
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+
+
+@pytest.mark.parametrize("victim", ["enrich", "kafka", "es"])
+def test_feed_to_page_and_search_surviving_a_kill(world: dict[str, Any], victim: str) -> None:
     stages: Stages = world["stages"]
     items: list[scenario.Item] = world["items"]
     storm = [i for i in items if i.storm]
@@ -309,15 +339,18 @@ def test_feed_to_page_and_search_surviving_a_killed_enrich(world: dict[str, Any]
         stages,
     )
 
-    # Mid-storm: kill enrich without a clean shutdown, then bring it back.
+    # Mid-storm: kill without a clean shutdown, then bring it back.
     kill_at = storm[len(storm) // 3].release
     time.sleep(max(0.0, (kill_at - datetime.now(UTC)).total_seconds()))
-    children = stages.children("enrich")  # its match process (enrich.processes: 1) and more
-    assert children
-    stages.kill("enrich")
-    time.sleep(4)
-    assert [pid for pid in children if running(pid)] == [], "orphans of the killed enrich"
-    stages.start("enrich")
+    if victim == "enrich":
+        children = stages.children("enrich")  # its match process (enrich.processes: 1)
+        assert children
+        stages.kill("enrich")
+        time.sleep(4)
+        assert [pid for pid in children if running(pid)] == [], "orphans of the killed enrich"
+        stages.start("enrich")
+    else:
+        restart_server(victim)  # every stage process rides it out
 
     wait_for(
         "every mention of the feed indexed (none lost)",
@@ -330,7 +363,7 @@ def test_feed_to_page_and_search_surviving_a_killed_enrich(world: dict[str, Any]
     wait_for("the email", lambda: len(mailbox.messages) >= 1, 60, stages)
     time.sleep(8)  # room for a duplicate page to show up, if there were one
 
-    # Paged once per alert, not twice, despite the killed enrich and its replays.
+    # Paged once per alert, not twice, despite the kill and the replays.
     texts = slack.texts()
     firing_words = [t for t in texts if "acme-crisis-words" in t and "resolved" not in t.lower()]
     firing_volume = [t for t in texts if "acme-volume" in t and "resolved" not in t.lower()]
