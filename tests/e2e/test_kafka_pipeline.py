@@ -3,10 +3,10 @@
 A local RSS feed turns angry; the stages run as ``stormwatch run <stage>`` processes;
 a Slack payload must reach a local HTTP receiver and an email a real local SMTP server
 (aiosmtpd); the angry mentions must be found through the search API. Mid-storm one
-thing is killed (SIGKILL, no clean shutdown) and brought back: the enrich process, the
-Kafka broker or Elasticsearch (the last two restarted on their data by
-``deploy/local/servers.sh``). No mention may be lost and each alert must be paged once,
-not twice.
+thing is killed (SIGKILL, no clean shutdown) and brought back: one stage process
+(ingest, enrich, rules, alerting or index), the Kafka broker or Elasticsearch (the last
+two restarted on their data by ``deploy/local/servers.sh``). No mention may be lost and
+each alert must be paged once, not twice.
 """
 
 from __future__ import annotations
@@ -319,7 +319,9 @@ def restart_server(name: str) -> None:
     )
 
 
-@pytest.mark.parametrize("victim", ["enrich", "kafka", "es"])
+@pytest.mark.parametrize(
+    "victim", ["enrich", "kafka", "es", "ingest", "rules", "alerting", "index"]
+)
 def test_feed_to_page_and_search_surviving_a_kill(world: dict[str, Any], victim: str) -> None:
     stages: Stages = world["stages"]
     items: list[scenario.Item] = world["items"]
@@ -342,13 +344,13 @@ def test_feed_to_page_and_search_surviving_a_kill(world: dict[str, Any], victim:
     # Mid-storm: kill without a clean shutdown, then bring it back.
     kill_at = storm[len(storm) // 3].release
     time.sleep(max(0.0, (kill_at - datetime.now(UTC)).total_seconds()))
-    if victim == "enrich":
-        children = stages.children("enrich")  # its match process (enrich.processes: 1)
-        assert children
-        stages.kill("enrich")
+    if victim in STAGES:
+        children = stages.children(victim)  # enrich: its match process (enrich.processes: 1)
+        assert children or victim != "enrich"
+        stages.kill(victim)
         time.sleep(4)
-        assert [pid for pid in children if running(pid)] == [], "orphans of the killed enrich"
-        stages.start("enrich")
+        assert [pid for pid in children if running(pid)] == [], f"orphans of the killed {victim}"
+        stages.start(victim)
     else:
         restart_server(victim)  # every stage process rides it out
 
