@@ -59,12 +59,14 @@ def test_backoff_is_capped() -> None:
     loop.close()
 
 
-class _FlakyFlushBus(EmbeddedBus):
-    """An embedded bus whose producers fail their first ``failures`` flushes."""
+class _FlakyBus(EmbeddedBus):
+    """An embedded bus whose producers fail their next ``flushes`` flushes and whose
+    consumers fail their next ``polls`` polls, as Kafka clients do while the broker is down."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, *, flushes: int = 0, polls: int = 0) -> None:
         super().__init__()
-        self.failures = failures
+        self.flushes = flushes
+        self.polls = polls
 
     def producer(self) -> Producer:
         bus = self
@@ -77,8 +79,8 @@ class _FlakyFlushBus(EmbeddedBus):
                 inner.send(topic, value, key, headers)
 
             def flush(self, timeout: float | None = None) -> None:
-                if bus.failures:
-                    bus.failures -= 1
+                if bus.flushes:
+                    bus.flushes -= 1
                     raise BusError("broker unavailable")
                 inner.flush(timeout)
 
@@ -87,13 +89,35 @@ class _FlakyFlushBus(EmbeddedBus):
 
         return Flaky()
 
+    def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
+        bus = self
+        inner = super().consumer(group, topics)
+
+        class Flaky(Consumer):
+            def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Message]:
+                if bus.polls:
+                    bus.polls -= 1
+                    raise BusError("poll failed: KafkaConnectionError: 111 ECONNREFUSED")
+                return inner.poll(timeout, max_records)
+
+            def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+                inner.commit(offsets)
+
+            def assignment(self) -> set[TopicPartition]:
+                return inner.assignment()
+
+            def close(self) -> None:
+                inner.close()
+
+        return Flaky()
+
 
 def test_output_is_resent_without_handling_the_batch_again_and_ticks_are_kept() -> None:
-    bus = _FlakyFlushBus(failures=2)
+    bus = _FlakyBus()
     bus.ensure_topics([TopicSpec("in", 1), TopicSpec("out", 1)])
     with bus.producer() as p:
         p.send("in", b"a")
-    bus.failures = 2
+    bus.flushes = 2
     handled: list[bytes] = []
     ticks = iter([[Out("out", b"tick-1")], [], [Out("out", b"tick-3")]])
 
@@ -111,39 +135,8 @@ def test_output_is_resent_without_handling_the_batch_again_and_ticks_are_kept() 
     assert b"A" in values and b"tick-1" in values and b"tick-3" in values, values
 
 
-class _FlakyPollBus(EmbeddedBus):
-    """An embedded bus whose consumers fail their first ``failures`` polls, as a Kafka
-    consumer does while its broker is down."""
-
-    def __init__(self, failures: int) -> None:
-        super().__init__()
-        self.failures = failures
-
-    def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
-        bus = self
-        inner = super().consumer(group, topics)
-
-        class Flaky(Consumer):
-            def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Message]:
-                if bus.failures:
-                    bus.failures -= 1
-                    raise BusError("poll failed: KafkaConnectionError: 111 ECONNREFUSED")
-                return inner.poll(timeout, max_records)
-
-            def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
-                inner.commit(offsets)
-
-            def assignment(self) -> set[TopicPartition]:
-                return inner.assignment()
-
-            def close(self) -> None:
-                inner.close()
-
-        return Flaky()
-
-
 def test_a_poll_that_fails_is_retried_with_backoff_and_the_loop_carries_on() -> None:
-    bus = _FlakyPollBus(failures=2)
+    bus = _FlakyBus(polls=2)
     bus.ensure_topics([TopicSpec("in", 1), TopicSpec("out", 1)])
     with bus.producer() as p:
         p.send("in", b"a")
