@@ -213,7 +213,11 @@ def end_to_end(app: App, folder: Path, mentions: Sequence[Mention], counts: Coun
                 raise RuntimeError(f"end to end did not finish: {got}")
             time.sleep(0.01)
         seconds = time.perf_counter() - t0
-        children = [status_kb(c.pid, "VmHWM") for c in multiprocessing.active_children()]
+        children = [
+            status_kb(c.pid, "VmHWM")
+            for c in multiprocessing.active_children()
+            if c.pid is not None
+        ]
         return EndToEnd(
             StageRate("end to end", len(mentions), seconds), [kb for kb in children if kb]
         )
