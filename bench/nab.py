@@ -51,6 +51,7 @@ on realTweets; ``WindowedGaussian`` reproduces NAB's windowedGaussian scores to 
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from collections import deque
@@ -192,6 +193,32 @@ def load_corpus(root: Path) -> Corpus:
         parsed = [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in limits]
         files[name] = DataFile(name, stamps, values, window_rows(stamps, parsed))
     return Corpus(files, load_profiles(root / "config" / "profiles.json"))
+
+
+def load_published(results: Path, detector: str, corpus: Corpus) -> dict[str, list[float]]:
+    """NAB's published per-row scores of ``detector`` for the files of ``corpus`` only
+    (``results/<detector>/<category>/<detector>_<file>.csv``, column ``anomaly_score``, as
+    in NAB's ``results/`` folder). Raises ``ValueError`` naming the file when one is
+    missing or its rows are not the file's rows, so a partial result never scores."""
+    out: dict[str, list[float]] = {}
+    for name, f in corpus.files.items():
+        category, base = name.split("/", 1)
+        path = results / detector / category / f"{detector}_{base}"
+        try:
+            with path.open(encoding="utf-8", newline="") as handle:
+                rows = list(csv.DictReader(handle))
+        except OSError as exc:
+            raise ValueError(f"{path}: {exc.strerror or exc}") from exc
+        try:
+            stamps = tuple(datetime.fromisoformat(r["timestamp"]) for r in rows)
+            scores = [float(r["anomaly_score"]) for r in rows]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: not a NAB results file ({exc})") from exc
+        if stamps != f.timestamps:
+            raise ValueError(f"{path}: its rows are not the rows of data/{name}")
+        _check(f, scores)
+        out[name] = scores
+    return out
 
 
 def _row_credits(f: DataFile, profile: Profile) -> tuple[list[float], list[int]]:

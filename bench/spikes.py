@@ -46,6 +46,7 @@ from bench.nab import (
     DetectorFactory,
     WindowedGaussian,
     load_corpus,
+    load_published,
     null_results,
     run_detector,
     score_corpus,
@@ -184,6 +185,34 @@ def _row(
     return f"{name:<28}{' '.join(cells[:3])}   {' '.join(cells[3:])}   {seconds:>8}"
 
 
+def _print_published(
+    results: Path, corpus: Corpus, parts: tuple[Corpus, Corpus, Corpus], header: str
+) -> None:
+    """Score NAB's published per-row results on this copy, with this bench's scorer."""
+    tweets, part_a, part_b = parts
+    if not results.is_dir():
+        raise SystemExit(f"--published-results: {results} is not a folder")
+    print(
+        f"\nNAB's published per-row scores ({results}), scored here on this copy "
+        "(threshold optimised per scope, as above)"
+    )
+    print(f"{'detector':<28}{'whole copy':^20}   {SUBSET + ' only':^20}")
+    print(f"{'':<28}{header}")
+    scored: list[tuple[str, dict[str, list[float]]]] = []
+    for folder in sorted(p for p in results.iterdir() if p.is_dir()):
+        try:
+            results_of = load_published(results, folder.name, corpus)
+        except ValueError as exc:
+            print(f"{folder.name}: not scored ({exc})")
+            continue
+        print(_row(folder.name, (corpus, tweets), results_of, ""))
+        scored.append((folder.name, results_of))
+    if scored:
+        print(f"{'':<28}{'half A':^20}   {'half B':^20}")
+        for name, results_of in scored:
+            print(_row(name, (part_a, part_b), results_of, ""))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NAB tree")
@@ -193,6 +222,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="KEY=VALUE",
         help="NoveltySettings field of the stormwatch detector (value read as JSON)",
+    )
+    parser.add_argument(
+        "--published-results",
+        type=Path,
+        metavar="DIR",
+        help="the results/ folder of a NAB checkout: also score each published detector's "
+        "per-row scores on this copy's files (the held-back files are not read)",
     )
     args = parser.parse_args(argv)
     options = dict(_option(text) for text in args.stormwatch)
@@ -238,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':<28}{header}")
     for name, results in scored:
         print(_row(name, (part_a, part_b), results, ""))
+
+    if args.published_results is not None:
+        _print_published(args.published_results, corpus, (tweets, part_a, part_b), header)
 
     print("\npublished (NAB's full 58-file corpus, not this copy):")
     for name, std, low_fp, low_fn in PUBLISHED:

@@ -31,6 +31,7 @@ from bench.nab import (  # noqa: E402
     Profile,
     WindowedGaussian,
     load_corpus,
+    load_published,
     null_results,
     perfect_results,
     probation_rows,
@@ -366,3 +367,46 @@ def test_stormwatch_options_are_read_as_json() -> None:
     assert spikes._option("name=plain") == ("name", "plain")
     with pytest.raises(SystemExit, match="KEY=VALUE"):
         spikes._option("alpha")
+
+
+# ---------------------------------------------------------------- NAB's published results
+
+
+def _published(root: Path, detector: str, corpus: Corpus, scores: dict[str, list[float]]) -> None:
+    for name, f in corpus.files.items():
+        category, base = name.split("/", 1)
+        path = root / detector / category / f"{detector}_{base}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = [
+            f"{t:%Y-%m-%d %H:%M:%S},{v},{s},0,0.0,0.0,0.0"
+            for t, v, s in zip(f.timestamps, f.values, scores[name], strict=True)
+        ]
+        head = "timestamp,value,anomaly_score,label,S(t)_standard,S(t)_low_FP,S(t)_low_FN"
+        path.write_text(head + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_published_results_are_read_for_the_copys_files_and_scored(tmp_path: Path) -> None:
+    corpus = one_file(60, [(20, 29)])
+    scores = detections(60, {12: 0.75, 20: 0.5})
+    _published(tmp_path, "someDetector", corpus, scores)
+    got = load_published(tmp_path, "someDetector", corpus)
+    assert got == scores
+    # scored as any rows: at threshold 0.5, 1 - 0.11 -> 100 * (0.89 + 1) / 2 = 94.5
+    assert score_corpus(corpus, got, STANDARD).normalized == pytest.approx(94.5)
+
+
+def test_published_results_that_do_not_fit_the_copy_are_refused(tmp_path: Path) -> None:
+    corpus = one_file(60, [(20, 29)])
+    with pytest.raises(ValueError, match=r"someDetector_f\.csv"):
+        load_published(tmp_path, "someDetector", corpus)  # missing
+    _published(tmp_path, "shifted", one_file(61, [(20, 29)]), detections(61, {}))
+    with pytest.raises(ValueError, match=r"not the rows of data/cat/f\.csv"):
+        load_published(tmp_path, "shifted", corpus)
+    _published(tmp_path, "negative", corpus, detections(60, {3: -0.5}))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        load_published(tmp_path, "negative", corpus)
+    bad = tmp_path / "noscore" / "cat" / "noscore_f.csv"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("timestamp,value\n2015-03-01 00:00:00,1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a NAB results file"):
+        load_published(tmp_path, "noscore", corpus)
