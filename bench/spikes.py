@@ -1,6 +1,6 @@
 """Spike detection quality on the Numenta Anomaly Benchmark, on this machine.
 
-    python bench/spikes.py [--data DIR] [--stormwatch KEY=VALUE ...]
+    python bench/spikes.py [--data DIR] [--stormwatch KEY=VALUE ...] [--published-results DIR]
 
 Runs each detector point by point (streaming, a fresh detector per file, no look-ahead)
 over every file of the NAB copy in DIR (default: ../shared/data/nab from the repo root)
@@ -16,7 +16,9 @@ Detectors: NAB's Windowed Gaussian; the stormwatch detector (``NoveltyDetector``
 ``NoveltySettings``; ``--stormwatch rest=50 --stormwatch two_sided=false`` overrides
 fields, JSON values); and, for reference, the two readings the enrich stage computes for
 mention counts: the rises-only novelty variant and the EWMA z-score/Poisson detector
-(``enrich.velocity.SpikeDetector``) behind ``Velocity``. A benchmark, not a test.
+(``enrich.velocity.SpikeDetector``) behind ``Velocity``. With ``--published-results``
+(the ``results/`` folder of a NAB checkout) it also scores every published detector's
+per-row scores on this copy's files, with the same scorer. A benchmark, not a test.
 Scoring: ``bench/nab.py``.
 """
 
@@ -209,6 +211,7 @@ def _print_published(
         scored.append((folder.name, results_of))
     if scored:
         print(f"{'':<28}{'half A':^20}   {'half B':^20}")
+        print(f"{'':<28}{header}")
         for name, results_of in scored:
             print(_row(name, (part_a, part_b), results_of, ""))
 

@@ -329,21 +329,26 @@ def test_stormwatch_adapter_and_unavailable_reasons(monkeypatch: pytest.MonkeyPa
     assert [detector.update(v, T0) for v in (2.0, 30.0)] == [0.2, 1.0]
 
 
-def test_bench_command_prints_the_table(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "profiles.json").write_text(
+def _nab_tree(root: Path) -> None:
+    """A two-file NAB tree (one realTweets file) under ``root``."""
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "profiles.json").write_text(
         (NAB_DATA / "config" / "profiles.json").read_text()
     )
     labels = {}
     for name in ("realTweets/t.csv", "other/o.csv"):
-        (tmp_path / "data" / name).parent.mkdir(parents=True)
+        (root / "data" / name).parent.mkdir(parents=True)
         rows = [f"{T0 + timedelta(minutes=5 * i):%Y-%m-%d %H:%M:%S},{i % 7}" for i in range(100)]
-        (tmp_path / "data" / name).write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+        (root / "data" / name).write_text("timestamp,value\n" + "\n".join(rows) + "\n")
         labels[name] = [[rows[50].split(",")[0], rows[59].split(",")[0]]]
-    (tmp_path / "labels").mkdir()
-    (tmp_path / "labels" / "combined_windows.json").write_text(json.dumps(labels))
+    (root / "labels").mkdir()
+    (root / "labels" / "combined_windows.json").write_text(json.dumps(labels))
+
+
+def test_bench_command_prints_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _nab_tree(tmp_path)
     monkeypatch.setitem(sys.modules, "enrich.velocity", None)
 
     assert spikes.main(["--data", str(tmp_path)]) == 0
@@ -353,6 +358,7 @@ def test_bench_command_prints_the_table(
     assert any(line.startswith("Windowed Gaussian ") for line in out.splitlines())
     assert "stormwatch detector: unavailable (ModuleNotFoundError" in out
     assert "full 58-file corpus" in out
+    assert "NAB's published per-row scores" not in out
 
 
 @pytest.mark.parametrize(("window", "step"), [(0, 1), (5, 0), (5, 6)])
@@ -410,3 +416,22 @@ def test_published_results_that_do_not_fit_the_copy_are_refused(tmp_path: Path) 
     bad.write_text("timestamp,value\n2015-03-01 00:00:00,1\n", encoding="utf-8")
     with pytest.raises(ValueError, match="not a NAB results file"):
         load_published(tmp_path, "noscore", corpus)
+
+
+def test_bench_command_scores_published_results_beside_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, results = tmp_path / "nab", tmp_path / "results"
+    _nab_tree(data)
+    corpus = load_corpus(data)
+    # "perfect" fires on the first row of each window; "short" lacks a file
+    _published(results, "perfect", corpus, perfect_results(corpus))
+    _published(results, "short", corpus.select("realTweets"), null_results(corpus))
+
+    assert spikes.main(["--data", str(data), "--published-results", str(results)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in out if line.startswith("perfect ")]
+    assert rows == [["perfect"] + ["100.0"] * 6] * 2  # whole/realTweets, then the halves
+    assert any(line.startswith("short: not scored (") and "short_o.csv" in line for line in out)
+    with pytest.raises(SystemExit, match="is not a folder"):
+        spikes.main(["--data", str(data), "--published-results", str(tmp_path / "none")])
