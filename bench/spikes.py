@@ -51,6 +51,7 @@ from bench.nab import (
     load_published,
     null_results,
     run_detector,
+    score_at_threshold,
     score_corpus,
 )
 
@@ -189,8 +190,9 @@ def _row(
 
 def _print_published(
     results: Path, corpus: Corpus, parts: tuple[Corpus, Corpus, Corpus], header: str
-) -> None:
-    """Score NAB's published per-row results on this copy, with this bench's scorer."""
+) -> list[tuple[str, dict[str, list[float]]]]:
+    """Score NAB's published per-row results on this copy, with this bench's scorer;
+    returns the detectors it could score, with their rows."""
     tweets, part_a, part_b = parts
     if not results.is_dir():
         raise SystemExit(f"--published-results: {results} is not a folder")
@@ -214,6 +216,31 @@ def _print_published(
         print(f"{'':<28}{header}")
         for name, results_of in scored:
             print(_row(name, (part_a, part_b), results_of, ""))
+    return scored
+
+
+def _print_categories(corpus: Corpus, scored: list[tuple[str, dict[str, list[float]]]]) -> None:
+    """Standard-profile score per category, each detector at its whole-copy threshold:
+    where a detector gains and loses. Categories without a window are left out."""
+    profile = corpus.profiles[PROFILES[0]]
+    parts = [
+        corpus.select(c)
+        for c in sorted({f.category for f in corpus.files.values()})
+        if corpus.select(c).window_count
+    ]
+    print(
+        f"\nper category (windows), {profile.name} profile, each detector at its whole-copy "
+        "threshold"
+    )
+    labels = [
+        f"{next(iter(p.files.values())).category.removeprefix('real')[:11]} ({p.window_count})"
+        for p in parts
+    ]
+    print(f"{'detector':<28}" + "".join(f"{label:>17}" for label in labels))
+    for name, results in scored:
+        threshold = score_corpus(corpus, results, profile).threshold
+        cells = [score_at_threshold(p, results, profile, threshold).normalized for p in parts]
+        print(f"{name:<28}" + "".join(f"{cell:17.1f}" for cell in cells))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         print(_row(name, (part_a, part_b), results, ""))
 
     if args.published_results is not None:
-        _print_published(args.published_results, corpus, (tweets, part_a, part_b), header)
+        scored += _print_published(args.published_results, corpus, (tweets, part_a, part_b), header)
+    _print_categories(corpus, scored)
 
     print("\npublished (NAB's full 58-file corpus, not this copy):")
     for name, std, low_fp, low_fn in PUBLISHED:

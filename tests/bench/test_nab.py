@@ -359,6 +359,10 @@ def test_bench_command_prints_the_table(
     assert "stormwatch detector: unavailable (ModuleNotFoundError" in out
     assert "full 58-file corpus" in out
     assert "NAB's published per-row scores" not in out
+    table = out[out.index("per category (windows)") :].splitlines()
+    assert table[1].split() == ["detector", "other", "(1)", "Tweets", "(1)"]
+    assert table[2].split()[:2] == ["Windowed", "Gaussian"]
+    assert len(table[2].split()) == 4  # a score per category
 
 
 @pytest.mark.parametrize(("window", "step"), [(0, 1), (5, 0), (5, 6)])
@@ -431,7 +435,8 @@ def test_bench_command_scores_published_results_beside_its_own(
     assert spikes.main(["--data", str(data), "--published-results", str(results)]) == 0
     out = capsys.readouterr().out.splitlines()
     rows = [line.split() for line in out if line.startswith("perfect ")]
-    assert rows == [["perfect"] + ["100.0"] * 6] * 2  # whole/realTweets, then the halves
+    # whole copy and realTweets, the halves, then per category
+    assert rows == [["perfect"] + ["100.0"] * 6] * 2 + [["perfect", "100.0", "100.0"]]
     assert any(line.startswith("short: not scored (") and "short_o.csv" in line for line in out)
     with pytest.raises(SystemExit, match="is not a folder"):
         spikes.main(["--data", str(data), "--published-results", str(tmp_path / "none")])
