@@ -223,19 +223,14 @@ def _print_categories(corpus: Corpus, scored: list[tuple[str, dict[str, list[flo
     """Standard-profile score per category, each detector at its whole-copy threshold:
     where a detector gains and loses. Categories without a window are left out."""
     profile = corpus.profiles[PROFILES[0]]
-    parts = [
-        corpus.select(c)
-        for c in sorted({f.category for f in corpus.files.values()})
-        if corpus.select(c).window_count
-    ]
+    every = {c: corpus.select(c) for c in sorted({f.category for f in corpus.files.values()})}
+    named = [(c, part) for c, part in every.items() if part.window_count]
+    parts = [part for _, part in named]
     print(
         f"\nper category (windows), {profile.name} profile, each detector at its whole-copy "
         "threshold"
     )
-    labels = [
-        f"{next(iter(p.files.values())).category.removeprefix('real')[:11]} ({p.window_count})"
-        for p in parts
-    ]
+    labels = [f"{c.removeprefix('real')[:11]} ({part.window_count})" for c, part in named]
     print(f"{'detector':<28}" + "".join(f"{label:>17}" for label in labels))
     for name, results in scored:
         threshold = score_corpus(corpus, results, profile).threshold
