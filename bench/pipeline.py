@@ -27,7 +27,6 @@ import argparse
 import dataclasses
 import functools
 import itertools
-import os
 import sys
 import tempfile
 import threading
@@ -44,7 +43,7 @@ from bench._pipeline_config import Target, write_config
 from bench._pipeline_latency import HOPS, LatencyResult, measure
 from bench._pipeline_measure import SlackReceiver, mib, reset_peak, status_kb, summary_ms
 from bench._pipeline_stream import probe_brands, synthetic_stream
-from bench.ports import machine
+from bench.cli import add_server_options, machine
 from core import topics
 from core.bus.embedded import EmbeddedBus
 from core.clock import SystemClock
@@ -355,24 +354,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--kafka", default=os.environ.get("STORMWATCH_TEST_KAFKA"))
-    ap.add_argument("--es", default=os.environ.get("STORMWATCH_TEST_ES"))
-    ap.add_argument("--mentions", type=int, default=30_000, help="posts in the throughput stream")
-    ap.add_argument("--seed", type=int, default=7)
+    add_server_options(ap)
+    ap.add_argument(
+        "--mentions", type=int, default=30_000, help="posts in the throughput stream (30000)"
+    )
+    ap.add_argument("--seed", type=int, default=7, help="seed of the synthetic stream (7)")
     ap.add_argument("--model", help="local sentiment model directory for the transformer run")
     ap.add_argument(
         "--standin-model",
         action="store_true",
         help="build a random-weight XLM-R-base-shaped model (speed only)",
     )
-    ap.add_argument("--transformer-mentions", type=int, default=1000)
-    ap.add_argument("--only", choices=("embedded", "kafka", "transformer"))
+    ap.add_argument(
+        "--transformer-mentions",
+        type=int,
+        default=1000,
+        help="posts through the match step with the transformer (1000)",
+    )
+    ap.add_argument(
+        "--only", choices=("embedded", "kafka", "transformer"), help="run one part only"
+    )
     ap.add_argument("--probes", type=int, default=120, help="alerts measured per latency run")
     ap.add_argument("--probe-interval", type=float, default=0.2, help="seconds between probes")
     ap.add_argument(
         "--background", type=float, default=300, help="calm mentions/s during latency runs"
     )
-    ap.add_argument("--feed-items", type=int, default=10_000)
+    ap.add_argument(
+        "--feed-items", type=int, default=10_000, help="items of the RSS ingest feed (10000)"
+    )
     ap.add_argument("--partitions", type=int, default=6, help="partitions of the Kafka topics")
     ap.add_argument("--enrich-procs", type=ints, default=[1, 2], help="enrich processes, e.g. 1,2")
     ap.add_argument(

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import statistics
 import sys
@@ -24,6 +22,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+if __package__ in (None, ""):
+    # Run as a script: make the repo root importable so `bench` resolves.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.cli import add_server_options, machine
 from core.bus import Bus, TopicSpec
 from core.bus.embedded import EmbeddedBus
 from core.records import EnrichedMention, Mention, Sentiment
@@ -59,21 +62,6 @@ WORDS = [
     "Preis",
     "Lieferung",
 ]
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}"
-    )
 
 
 def record_1kb(i: int) -> bytes:
@@ -165,11 +153,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--kafka", default=os.environ.get("STORMWATCH_TEST_KAFKA"))
-    ap.add_argument("--es", default=os.environ.get("STORMWATCH_TEST_ES"))
+    add_server_options(ap)
     ap.add_argument("--records", type=int, default=50_000, help="bus records per adapter")
     ap.add_argument("--docs", type=int, default=20_000, help="store documents per adapter")
-    ap.add_argument("--searches", type=int, default=200)
+    ap.add_argument("--searches", type=int, default=200, help="searches timed per store")
     args = ap.parse_args()
 
     print(f"machine: {machine()}")

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import os
-import platform
 import re
 import sys
 import time
@@ -43,6 +41,7 @@ if __package__ in (None, ""):
     # Run as a script: make the repo root importable so `enrich` and `core` resolve.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.cli import machine
 from bench.data import shared_data
 from core.records import Sentiment
 
@@ -233,27 +232,6 @@ def evaluate(
         if progress is not None:
             progress(len(predicted), n)
     return Run(Scores.of(dataset.labels, predicted), n / elapsed if elapsed else float("inf"))
-
-
-def machine() -> str:
-    """Cores, CPU model, Python, load average, torch threads if torch is loaded."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    parts = [f"{cores} cores", model, f"Python {platform.python_version()}"]
-    if hasattr(os, "getloadavg"):
-        # Other processes on the cores slow a model several-fold: say how busy they were.
-        parts.append(f"load average {os.getloadavg()[0]:.1f}")
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    return ", ".join(parts)
 
 
 def header() -> str:

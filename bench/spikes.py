@@ -28,8 +28,6 @@ import argparse
 import hashlib
 import importlib
 import json
-import os
-import platform
 import sys
 import time
 from datetime import datetime
@@ -40,6 +38,7 @@ if __package__ in (None, ""):
     # Run as a script: make the repo root importable so `bench.nab` resolves.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.cli import machine
 from bench.data import shared_data
 from bench.nab import (
     PROFILES,
@@ -164,18 +163,6 @@ def _option(text: str) -> tuple[str, Any]:
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
-
-
-def _machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
 
 
 def _row(
@@ -307,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\npublished (NAB's full 58-file corpus, not this copy):")
     for name, std, low_fp, low_fn in PUBLISHED:
         print(f"  {name:<20}{std:6.1f} {low_fp:6.1f} {low_fn:6.1f}")
-    print(f"\nmachine: {_machine()}")
+    print(f"\nmachine: {machine()}")
     return 0
 
 
