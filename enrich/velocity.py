@@ -33,8 +33,8 @@ from enrich.stats import normal_log10_sf, poisson_log10_sf
 _NOVELTY_HISTORY = timedelta(days=7)
 """What the novelty detector ranks a window count against: a week holds every hour of
 every weekday once (capped at 10,000 buckets to bound memory: about 0.5 MB per brand)."""
-_NOVELTY_REST = timedelta(hours=8)
-"""One novelty report per episode within this time (NAB's 100 steps of 5 minutes)."""
+_NOVELTY_REST = timedelta(minutes=50 * 5)
+"""One novelty report per episode within this time (NAB's 50 steps of 5 minutes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +156,7 @@ class SpikeDetector:
 def count_novelty_settings(settings: VelocitySettings) -> NoveltySettings:
     """The novelty detector for a brand's window counts: the NAB configuration, rises
     only, with its spans set in time: a week of history (1,000 to 10,000 buckets, and
-    past the warm-up), 8 hours of rest (NAB's 100 five-minute steps)."""
+    past the warm-up), 4 hours 10 minutes of rest (NAB's 50 five-minute steps)."""
     week = round(_NOVELTY_HISTORY / settings.bucket)
     warmup = settings.warmup_steps
     window = max(min(10_000, max(1_000, week)), warmup + 100)

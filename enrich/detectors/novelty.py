@@ -11,8 +11,11 @@ means the same rarity on every series, whatever its scale, tail or noise:
 * **daily**: how far is it from what this time of day usually brings (`DailyProfile`).
 
 The surprise is ``-log10(k * min p)`` over the k views (Bonferroni: a point must be rare
-in at least one view, and the test for "any of k" is paid for), and `EpisodeGate` keeps
-only the loudest point of each episode. The score ``1 - 10**(-surprise / score_scale)``
+in at least one view, and the test for "any of k" is paid for), less a charge for the
+history watched (``history_charge * log10(n / 1,000)`` after n > 1,000 points, n capped
+at ``window``: the longer a series is watched, the more chances chance had, so the rarer
+a reading must be to count), and `EpisodeGate` keeps only the loudest point of each
+episode. The score ``1 - 10**(-surprise / score_scale)``
 lies in [0, 1): 0 for unreported points, rising with the surprise.
 
 Streaming and honest: every figure for a point is computed from the points before it,
@@ -35,6 +38,8 @@ from enrich.detectors.seasonal import DailyProfile
 from enrich.detectors.transitions import TransitionNovelty
 
 VIEWS = ("value", "transitions", "daily")
+FREE_HISTORY = 1_000
+"""Points watched before the history charge starts."""
 
 
 class NoveltySettings(BaseModel):
@@ -48,7 +53,7 @@ class NoveltySettings(BaseModel):
     """Points each view ranks against (and the transition memory's horizon)."""
     warmup: int = Field(default=50, ge=0)
     """Points learnt before anything is scored."""
-    rest: int = Field(default=100, ge=0)
+    rest: int = Field(default=50, ge=0)
     """Steps after a report during which only a clearly worse reading is reported."""
     margin: float = Field(default=0.4, ge=0)
     """How much rarer (orders of magnitude) a reading must be to be reported during
@@ -61,6 +66,10 @@ class NoveltySettings(BaseModel):
     """Width of the central transition level, in inter-quartile ranges."""
     slot_alpha: float = Field(default=0.1, gt=0, le=1)
     """Weight of today's value in its time-of-day slot."""
+    history_charge: float = Field(default=0.75, ge=0, le=2)
+    """Orders of magnitude the surprise is charged per tenfold history past
+    `FREE_HISTORY` points (up to ``window``); 0: no charge, 1: a reading's surprise
+    depends on how many earlier readings were as unusual, not on how often."""
     score_scale: float = Field(default=10.0, gt=0)
     """Surprise at which the score reads 0.9."""
 
@@ -82,8 +91,8 @@ class NoveltyScore:
     value: float
     surprise: float
     """-log10 of the (Bonferroni-adjusted) chance of a reading this unusual in its most
-    telling view, from the series' own history: 2 is one in a hundred. 0 while warming
-    up, for gaps, and for ordinary readings."""
+    telling view, from the series' own history, less the history charge: 2 is one in a
+    hundred (before the charge). 0 while warming up, for gaps, and for ordinary readings."""
     score: float
     """In [0, 1): 0 unless ``reported``, else ``1 - 10**(-surprise / score_scale)``."""
     reported: bool
@@ -153,7 +162,15 @@ class NoveltyDetector:
     def _surprise(self, logp: dict[str, float]) -> float:
         if not logp:
             return 0.0
-        return max(0.0, -(min(logp.values()) + self._bonferroni))
+        return max(0.0, -(min(logp.values()) + self._bonferroni) - self.history_charge)
+
+    @property
+    def history_charge(self) -> float:
+        """What the surprise of the next point is charged for the history watched."""
+        seen = min(self.count, self.settings.window)
+        if seen <= FREE_HISTORY:
+            return 0.0
+        return self.settings.history_charge * math.log10(seen / FREE_HISTORY)
 
     def _result(self, x: float, logp: dict[str, float], reported: bool) -> NoveltyScore:
         surprise = self._surprise(logp)

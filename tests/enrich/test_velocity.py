@@ -287,7 +287,7 @@ def test_tracker_without_a_clock_runs_on_event_time() -> None:
 
 def test_count_novelty_settings_follow_the_bucket() -> None:
     minute = count_novelty_settings(SETTINGS)
-    assert minute.window == 10_000 and minute.warmup == 30 and minute.rest == 8 * 60
+    assert minute.window == 10_000 and minute.warmup == 30 and minute.rest == 250
     assert not minute.two_sided  # mention counts: rises only
     hourly = count_novelty_settings(
         VelocitySettings(
@@ -298,7 +298,7 @@ def test_count_novelty_settings_follow_the_bucket() -> None:
         )
     )
     # a week is 168 buckets: the floor of 1,000 applies, then room beyond the warm-up
-    assert hourly.window == 60 * 24 + 100 and hourly.rest == 8
+    assert hourly.window == 60 * 24 + 100 and hourly.rest == 4
 
 
 def test_brand_velocity_novelty_sees_a_burst_after_a_calm_history() -> None:

@@ -120,6 +120,24 @@ def test_a_daily_rhythm_is_learnt_and_an_off_hours_burst_stands_out() -> None:
     assert max(s.score for s in scores[48 * 14 : 48 * 20]) < burst.score - 0.2
 
 
+@pytest.mark.parametrize("charge", [0.5, 1.0])
+def test_the_history_charge_is_paid_past_1000_points_and_capped_at_the_window(
+    charge: float,
+) -> None:
+    series = noisy(11, 5000)
+    for i in (800, 2000, 4500):  # spikes, so the charge meets large surprises too
+        series[i] = 90.0
+    free = run(series, NoveltySettings(window=3000, history_charge=0))
+    paid = run(series, NoveltySettings(window=3000, history_charge=charge))
+    for i, (f, p) in enumerate(zip(free, paid, strict=True)):
+        watched = min(i, 3000)  # points learnt before this one, as far as the window goes
+        owed = charge * math.log10(watched / 1000) if watched > 1000 else 0.0
+        assert p.surprise == pytest.approx(max(0.0, f.surprise - owed), abs=1e-12)
+        assert p.parts == f.parts  # each view's own figure is not charged
+    assert paid[800].surprise == free[800].surprise > 3
+    assert paid[4500].surprise == pytest.approx(free[4500].surprise - charge * math.log10(3))
+
+
 def test_warm_up_and_gaps() -> None:
     settings = NoveltySettings(warmup=100)
     detector = NoveltyDetector(settings)
