@@ -15,8 +15,8 @@ in at least one view, and the test for "any of k" is paid for), less a charge fo
 history watched (``history_charge * log10(n / 1,000)`` after n > 1,000 points, n capped
 at ``window``: the longer a series is watched, the more chances chance had, so the rarer
 a reading must be to count), and `EpisodeGate` keeps only the loudest point of each
-episode. The score ``1 - 10**(-surprise / score_scale)``
-lies in [0, 1): 0 for unreported points, rising with the surprise.
+episode. The score ``1 - 10**(-surprise / score_scale)`` lies in [0, 1): 0 for
+unreported points, rising with the surprise.
 
 Streaming and honest: every figure for a point is computed from the points before it,
 then the point is learnt; nothing looks ahead, nothing knows the series' length, range
