@@ -1,4 +1,4 @@
-"""What every bench prints and accepts: the machine line and the server options."""
+"""What every bench prints and accepts: the machine line, the server options, lists."""
 
 from __future__ import annotations
 
@@ -34,6 +34,16 @@ def machine() -> str:
     if torch is not None:
         parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
     return ", ".join(parts)
+
+
+def ints(text: str) -> list[int]:
+    """A comma-separated option value, e.g. ``1,2``."""
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def floats(text: str) -> list[float]:
+    """A comma-separated option value, e.g. ``2,2.5``."""
+    return [float(x) for x in text.split(",") if x.strip()]
 
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:

@@ -43,7 +43,7 @@ from bench._pipeline_config import Target, write_config
 from bench._pipeline_latency import HOPS, LatencyResult, measure
 from bench._pipeline_measure import SlackReceiver, mib, reset_peak, status_kb, summary_ms
 from bench._pipeline_stream import probe_brands, synthetic_stream
-from bench.cli import add_server_options, machine
+from bench.cli import add_server_options, ints, machine
 from core import topics
 from core.bus.embedded import EmbeddedBus
 from core.clock import SystemClock
@@ -57,10 +57,6 @@ KAFKA_ENRICH_BAR = 10_000
 LATENCY_BAR = 1.0
 TRANSFORMER_BAR = 200
 LIVE_STAGES = ("enrich", "rules", "alerting", "index")
-
-
-def ints(text: str) -> list[int]:
-    return [int(x) for x in text.split(",")]
 
 
 def verdict(ok: bool) -> str:

@@ -29,7 +29,7 @@ if __package__ in (None, ""):
     # Run as a script: make the repo root importable so `bench` resolves.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.cli import machine
+from bench.cli import floats, machine
 from core.records import Velocity
 from enrich.settings import VelocitySettings
 from enrich.velocity import VelocityTracker
@@ -125,7 +125,6 @@ def _span(values: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    floats = lambda text: [float(x) for x in text.split(",") if x]  # noqa: E731
     parser.add_argument(
         "--rates", type=floats, default=[20.0, 5.0, 1.0], help="calm mentions per minute (20,5,1)"
     )
