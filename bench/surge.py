@@ -1,6 +1,6 @@
 """How soon the enrich stage's spike figures flag a surge, and how often calm traffic trips them.
 
-    python bench/surge.py [--rates 20,5,1] [--seeds 3] [--novelty 2,2.5]
+    python bench/surge.py [--rates 20,5,1] [--seeds 3] [--novelty 1.3,1.7]
 
 One brand's mentions as a Poisson stream through `enrich.velocity.VelocityTracker` with
 the default `VelocitySettings` (1-minute buckets, 5-minute windows), event time only:
@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--novelty",
         type=floats,
-        default=[2.0, 2.5],
-        help="novelty thresholds (2,2.5: the best single NAB thresholds, docs/spikes.md)",
+        default=[1.3, 1.7],
+        help="novelty thresholds (1.3,1.7: the best single NAB thresholds, docs/spikes.md)",
     )
     parser.add_argument("--zscore", type=float, default=3.0, help="z-score threshold (3)")
     parser.add_argument(

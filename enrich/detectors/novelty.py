@@ -12,7 +12,7 @@ means the same rarity on every series, whatever its scale, tail or noise:
 
 The surprise is ``-log10(k * min p)`` over the k views (Bonferroni: a point must be rare
 in at least one view, and the test for "any of k" is paid for), less a charge for the
-history watched (``history_charge * log10(n / 1,000)`` after n > 1,000 points, n capped
+history watched (``history_charge * log10(n / 100)`` after n > 100 points, n capped
 at ``window``: the longer a series is watched, the more chances chance had, so the rarer
 a reading must be to count), and `EpisodeGate` keeps only the loudest point of each
 episode. The score ``1 - 10**(-surprise / score_scale)`` lies in [0, 1): 0 for
@@ -38,7 +38,7 @@ from enrich.detectors.seasonal import DailyProfile
 from enrich.detectors.transitions import TransitionNovelty
 
 VIEWS = ("value", "transitions", "daily")
-FREE_HISTORY = 1_000
+FREE_HISTORY = 100
 """Points watched before the history charge starts."""
 
 

@@ -34,10 +34,10 @@ def test_a_check_reads_its_field() -> None:
 
 
 def test_a_doubling_is_flagged_and_a_calm_day_mostly_is_not() -> None:
-    outcome = run(5.0, seed=0, tests=[Check("novelty", "novelty", 3.0)])
-    after = outcome.flagged_after["novelty >= 3"]
+    outcome = run(5.0, seed=0, tests=[Check("novelty", "novelty", 1.7)])
+    after = outcome.flagged_after["novelty >= 1.7"]
     assert after is not None and 0 < after < 60
-    assert outcome.calm_hours["novelty >= 3"] <= 6
+    assert outcome.calm_hours["novelty >= 1.7"] <= 6
 
 
 def test_the_command_prints_every_check_for_every_rate(capsys: pytest.CaptureFixture[str]) -> None:

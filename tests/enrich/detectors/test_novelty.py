@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from enrich.detectors.novelty import NoveltyDetector, NoveltyScore, NoveltySettings
+from enrich.detectors.novelty import FREE_HISTORY, NoveltyDetector, NoveltyScore, NoveltySettings
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 STEP = timedelta(minutes=5)
@@ -74,7 +74,7 @@ def test_a_level_shift_scores_high_at_the_change_and_low_elsewhere(seed: int) ->
     before = max(s.score for s in scores[500:2000])
     at_change = scores[2000].score  # flagged on the first shifted point
     after = max(s.score for s in scores[2150:])  # the gate's rest is over; new normal
-    assert at_change > 0.7 and at_change > before + 0.1
+    assert at_change > 0.6 and at_change > before + 0.1
     assert at_change > after + 0.2
 
 
@@ -100,9 +100,10 @@ def test_a_long_episode_is_reported_once_then_only_if_worse() -> None:
     assert scores[1000].reported
     surprises = [s.surprise for s in episode]
     assert all(b > a + 0.4 for a, b in itertools.pairwise(surprises))
-    # unreported points score 0 though they are surprising: the gate, not the data
+    # unreported points score 0 though their views find them rare: the gate, not the data
     quiet = [s for s in scores[1001:1040] if not s.reported]
-    assert quiet and all(s.score == 0.0 for s in quiet) and max(s.surprise for s in quiet) > 2
+    assert quiet and all(s.score == 0.0 for s in quiet)
+    assert max(max(s.parts.values()) for s in quiet) > 2
 
 
 def test_a_daily_rhythm_is_learnt_and_an_off_hours_burst_stands_out() -> None:
@@ -121,21 +122,23 @@ def test_a_daily_rhythm_is_learnt_and_an_off_hours_burst_stands_out() -> None:
 
 
 @pytest.mark.parametrize("charge", [0.5, 1.0])
-def test_the_history_charge_is_paid_past_1000_points_and_capped_at_the_window(
+def test_the_history_charge_is_paid_past_its_free_start_and_capped_at_the_window(
     charge: float,
 ) -> None:
     series = noisy(11, 5000)
-    for i in (800, 2000, 4500):  # spikes, so the charge meets large surprises too
+    early = FREE_HISTORY - 10
+    for i in (early, 2000, 4500):  # spikes, so the charge meets large surprises too
         series[i] = 90.0
     free = run(series, NoveltySettings(window=3000, history_charge=0))
     paid = run(series, NoveltySettings(window=3000, history_charge=charge))
     for i, (f, p) in enumerate(zip(free, paid, strict=True)):
         watched = min(i, 3000)  # points learnt before this one, as far as the window goes
-        owed = charge * math.log10(watched / 1000) if watched > 1000 else 0.0
+        owed = charge * math.log10(watched / FREE_HISTORY) if watched > FREE_HISTORY else 0.0
         assert p.surprise == pytest.approx(max(0.0, f.surprise - owed), abs=1e-12)
         assert p.parts == f.parts  # each view's own figure is not charged
-    assert paid[800].surprise == free[800].surprise > 3
-    assert paid[4500].surprise == pytest.approx(free[4500].surprise - charge * math.log10(3))
+    assert paid[early].surprise == free[early].surprise > 2
+    capped = charge * math.log10(3000 / FREE_HISTORY)
+    assert paid[4500].surprise == pytest.approx(free[4500].surprise - capped)
 
 
 def test_warm_up_and_gaps() -> None:
