@@ -13,7 +13,7 @@ these halves, docs/spikes.md), and NAB's published scores, which are over NAB's 
 
 Detectors: NAB's Windowed Gaussian; the stormwatch detector (``NoveltyDetector`` from
 ``enrich.detectors``, one configuration for every file: the defaults of
-``NoveltySettings``; ``--stormwatch rest=50 --stormwatch two_sided=false`` overrides
+``NoveltySettings``; ``--stormwatch history_charge=0 --stormwatch two_sided=false`` overrides
 fields, JSON values); and, for reference, the two readings the enrich stage computes for
 mention counts: the rises-only novelty variant and the EWMA z-score/Poisson detector
 (``enrich.velocity.SpikeDetector``) behind ``Velocity``. With ``--published-results``

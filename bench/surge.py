@@ -58,9 +58,8 @@ class Check:
 
 
 def checks(novelty: list[float], zscore: float, surprise: float) -> list[Check]:
-    out = [Check("novelty", "novelty", t) for t in novelty]
     return [
-        *out,
+        *(Check("novelty", "novelty", t) for t in novelty),
         Check("z-score", "zscore", zscore),
         Check("Poisson surprise", "surprise", surprise),
     ]

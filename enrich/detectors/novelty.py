@@ -172,8 +172,9 @@ class NoveltyDetector:
             return 0.0
         return self.settings.history_charge * math.log10(seen / FREE_HISTORY)
 
-    def _result(self, x: float, logp: dict[str, float], reported: bool) -> NoveltyScore:
-        surprise = self._surprise(logp)
+    def _result(
+        self, x: float, logp: dict[str, float], surprise: float, reported: bool
+    ) -> NoveltyScore:
         score = 1.0 - 10.0 ** (-surprise / self.settings.score_scale) if reported else 0.0
         parts = {k: max(0.0, -v) for k, v in logp.items()}
         return NoveltyScore(x, surprise, score, reported, parts, self.warm)
@@ -185,7 +186,7 @@ class NoveltyDetector:
             return NoveltyScore(value, 0.0, 0.0, False, {}, self.warm)
         logp, _ = self._observe(value, when)
         surprise = self._surprise(logp)
-        return self._result(value, logp, bool(logp) and self._gate.admits(surprise))
+        return self._result(value, logp, surprise, bool(logp) and self._gate.admits(surprise))
 
     def update(self, value: float, when: datetime | None = None) -> NoveltyScore:
         """Score ``value``, pass it through the episode gate, then learn it. A gap (NaN,
@@ -194,12 +195,13 @@ class NoveltyDetector:
             self._gate.skip()
             return NoveltyScore(value, 0.0, 0.0, False, {}, self.warm)
         logp, pending = self._observe(value, when)
+        surprise = self._surprise(logp)
         if logp:
-            reported = self._gate.step(self._surprise(logp))
+            reported = self._gate.step(surprise)
         else:
             self._gate.skip()
             reported = False
-        result = self._result(value, logp, reported)
+        result = self._result(value, logp, surprise, reported)
         self._learn(value, when, pending)
         return result
 
