@@ -1,6 +1,7 @@
 """Spike detection quality on the Numenta Anomaly Benchmark, on this machine.
 
     python bench/spikes.py [--data DIR] [--stormwatch KEY=VALUE ...] [--published-results DIR]
+                           [--resamples N]
 
 Runs each detector point by point (streaming, a fresh detector per file, no look-ahead)
 over every file of the NAB copy in DIR (default: ../shared/data/nab from the repo root)
@@ -8,8 +9,10 @@ and prints, per profile, the normalised NAB score over the whole copy and over r
 alone (the threshold is optimised separately on each), the wall time per detector, the
 held-out check (the same scores on two halves of the files, split by the parity of
 sha256(file name): the detector's hyper-parameters were chosen by cross-validation over
-these halves, docs/spikes.md), and NAB's published scores, which are over NAB's full
-58-file corpus and so compare only roughly with this 53-file copy.
+these halves, docs/spikes.md), how sure the stormwatch detector's lead over Windowed
+Gaussian is (a 95 % interval from a paired bootstrap over files, ``--resamples`` draws),
+and NAB's published scores, which are over NAB's full 58-file corpus and so compare only
+roughly with this 53-file copy.
 
 Detectors: NAB's Windowed Gaussian; the stormwatch detector (``NoveltyDetector`` from
 ``enrich.detectors``, one configuration for every file: the defaults of
@@ -46,9 +49,11 @@ from bench.nab import (
     Detector,
     DetectorFactory,
     WindowedGaussian,
+    file_gains,
     load_corpus,
     load_published,
     null_results,
+    paired_bootstrap,
     run_detector,
     score_at_threshold,
     score_corpus,
@@ -225,6 +230,34 @@ def _print_categories(corpus: Corpus, scored: list[tuple[str, dict[str, list[flo
         print(f"{name:<28}" + "".join(f"{cell:17.1f}" for cell in cells))
 
 
+def _print_sureness(
+    scopes: list[tuple[str, Corpus]],
+    ours: dict[str, list[float]],
+    baseline: dict[str, list[float]],
+    resamples: int,
+) -> None:
+    """The stormwatch detector minus Windowed Gaussian per scope and profile, with the
+    95 % interval of a paired bootstrap over files (`bench.nab.paired_bootstrap`)."""
+    print(
+        f"\nhow sure: stormwatch detector minus Windowed Gaussian, with a 95 % interval "
+        f"(files drawn with replacement {resamples:,} times, the same draw for both; "
+        "thresholds as optimised above)"
+    )
+    names = {"standard": "std", "reward_low_FP_rate": "lowFP", "reward_low_FN_rate": "lowFN"}
+    print(f"{'scope':<28}" + "".join(f"{names.get(p, p):^24}" for p in PROFILES))
+    for label, scope in scopes:
+        cells = []
+        for name in PROFILES:
+            profile = scope.profiles[name]
+            gains = [
+                file_gains(scope, results, profile, score_corpus(scope, results, profile).threshold)
+                for results in (ours, baseline)
+            ]
+            d = paired_bootstrap(*gains, resamples=resamples)
+            cells.append(f"{d.estimate:+6.1f} [{d.low:+6.1f}, {d.high:+6.1f}]")
+        print(f"{label:<28}" + "".join(f"{cell:^24}" for cell in cells))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NAB tree")
@@ -242,7 +275,17 @@ def main(argv: list[str] | None = None) -> int:
         help="the results/ folder of a NAB checkout: also score each published detector's "
         "per-row scores on this copy's files (the held-back files are not read)",
     )
+    parser.add_argument(
+        "--resamples",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="bootstrap draws for the interval of the stormwatch detector's lead over "
+        "Windowed Gaussian (default 2000; 0: not computed)",
+    )
     args = parser.parse_args(argv)
+    if args.resamples < 0:
+        parser.error("--resamples must not be negative")
     options = dict(_option(text) for text in args.stormwatch)
     corpus = load_corpus(args.data)
     tweets = corpus.select(SUBSET)
@@ -286,6 +329,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':<28}{header}")
     for name, results in scored:
         print(_row(name, (part_a, part_b), results, ""))
+
+    rows = dict(scored)
+    if args.resamples and "stormwatch detector" in rows and "Windowed Gaussian" in rows:
+        _print_sureness(
+            [("whole copy", corpus), (f"{SUBSET} only", tweets)],
+            rows["stormwatch detector"],
+            rows["Windowed Gaussian"],
+            args.resamples,
+        )
 
     if args.published_results is not None:
         scored += _print_published(args.published_results, corpus, (tweets, part_a, part_b), header)

@@ -30,9 +30,11 @@ from bench.nab import (  # noqa: E402
     DataFile,
     Profile,
     WindowedGaussian,
+    file_gains,
     load_corpus,
     load_published,
     null_results,
+    paired_bootstrap,
     perfect_results,
     probation_rows,
     run_detector,
@@ -188,6 +190,70 @@ def test_incremental_sweep_matches_rescoring_every_threshold() -> None:
                 score_at_threshold(corpus, results, profile, t).raw for t in candidates
             )
             assert score_corpus(corpus, results, profile).raw == pytest.approx(by_rescoring)
+
+
+# ---------------------------------------------------------------- how sure: paired bootstrap
+
+
+def three_files() -> Corpus:
+    """Three 100-row files with one window each (rows 50..59); probation is 15 rows."""
+    stamps = tuple(T0 + timedelta(minutes=5 * i) for i in range(100))
+    files = {
+        n: DataFile(n, stamps, (0.0,) * 100, ((50, 59),)) for n in ("a/x.csv", "a/y.csv", "b/z.csv")
+    }
+    return Corpus(files, {STANDARD.name: STANDARD, LOW_FN.name: LOW_FN})
+
+
+def test_file_gains_add_up_to_the_normalised_score() -> None:
+    corpus = three_files()
+    # x: caught at the window start; y: missed, one FP before; z: caught mid-window
+    results = {
+        "a/x.csv": [1.0 if i == 50 else 0.0 for i in range(100)],
+        "a/y.csv": [0.8 if i == 20 else 0.0 for i in range(100)],
+        "b/z.csv": [0.9 if i == 55 else 0.0 for i in range(100)],
+    }
+    for profile in (STANDARD, LOW_FN):
+        gains = file_gains(corpus, results, profile, 0.8)
+        # x gains tp + fn over never firing; y loses one FP; every file has room tp + fn
+        assert gains[0] == pytest.approx((profile.tp + profile.fn, profile.tp + profile.fn))
+        assert gains[1] == pytest.approx((-profile.fp, profile.tp + profile.fn))
+        whole = score_at_threshold(corpus, results, profile, 0.8).normalized
+        assert 100 * sum(g for g, _ in gains) / sum(r for _, r in gains) == pytest.approx(whole)
+
+
+def test_bootstrap_of_perfect_against_null_is_exactly_100() -> None:
+    corpus = three_files()
+    perfect = file_gains(corpus, perfect_results(corpus), STANDARD, 1.0)
+    null = file_gains(corpus, null_results(corpus), STANDARD, 1.0)
+    assert tuple(paired_bootstrap(perfect, null, resamples=200)) == pytest.approx((100, 100, 100))
+    assert tuple(paired_bootstrap(null, null, resamples=200)) == (0.0, 0.0, 0.0)
+
+
+def test_bootstrap_interval_spans_what_the_files_disagree_on() -> None:
+    # a beats b on one file by a whole window and loses on another by one: the estimate is
+    # 0, and the draws with the winning file twice (or the losing one) move it either way
+    room = STANDARD.tp + STANDARD.fn
+    a = [(room, room), (0.0, room), (0.5, room)]
+    b = [(0.0, room), (room, room), (0.5, room)]
+    d = paired_bootstrap(a, b, resamples=2000, seed=3)
+    assert d.estimate == 0.0
+    assert d.low < -30 and d.high > 30  # a draw of {x, x, z} gives +66.7, {y, y, z} -66.7
+    assert d == paired_bootstrap(a, b, resamples=2000, seed=3)  # the seed fixes the draws
+    # a file-wise consistent lead keeps the whole interval above 0
+    lead = paired_bootstrap([(room, room)] * 3, [(0.5, room)] * 3, resamples=500)
+    assert lead.low == lead.high == lead.estimate == pytest.approx(100 * (room - 0.5) / room)
+
+
+def test_bootstrap_refuses_mismatched_files_and_bad_settings() -> None:
+    one = [(1.0, 2.0)]
+    with pytest.raises(ValueError, match="same files"):
+        paired_bootstrap(one, one * 2)
+    with pytest.raises(ValueError, match="same files"):
+        paired_bootstrap(one, [(1.0, 3.0)])
+    with pytest.raises(ValueError, match="resamples"):
+        paired_bootstrap(one, one, resamples=0)
+    with pytest.raises(ValueError, match="no scored window"):
+        paired_bootstrap([(0.0, 0.0)], [(0.0, 0.0)])
 
 
 def test_scores_outside_unit_interval_are_refused() -> None:
@@ -357,6 +423,7 @@ def test_bench_command_prints_the_table(
     assert any(line.split()[:7] == ["null"] + ["0.0"] * 6 for line in out.splitlines())
     assert any(line.startswith("Windowed Gaussian ") for line in out.splitlines())
     assert "stormwatch detector: unavailable (ModuleNotFoundError" in out
+    assert "how sure" not in out  # no lead to measure without the detector
     assert "full 58-file corpus" in out
     assert "NAB's published per-row scores" not in out
     table = out[out.index("per category (windows)") :].splitlines()
@@ -438,5 +505,23 @@ def test_bench_command_scores_published_results_beside_its_own(
     # whole copy and realTweets, the halves, then per category
     assert rows == [["perfect"] + ["100.0"] * 6] * 2 + [["perfect", "100.0", "100.0"]]
     assert any(line.startswith("short: not scored (") and "short_o.csv" in line for line in out)
+    # how sure: the estimate is the table's stormwatch row minus its Windowed Gaussian row
+    ours, baseline = (
+        next(line[28:].split() for line in out if line.startswith(name))
+        for name in ("stormwatch detector", "Windowed Gaussian")
+    )
+    sure = out[next(i for i, line in enumerate(out) if line.startswith("how sure")) + 2 :][:2]
+    assert len(ours) == len(baseline) == 7  # six scores and the run time
+    assert len(sure) == 2
+    for k, line in enumerate(sure):
+        assert line.startswith(("whole copy", "realTweets only"))
+        estimates = [float(x) for x in line[28:].replace("[", " ").split()[::3]]
+        expected = [float(ours[3 * k + j]) - float(baseline[3 * k + j]) for j in range(3)]
+        assert estimates == pytest.approx(expected, abs=0.11)
     with pytest.raises(SystemExit, match="is not a folder"):
         spikes.main(["--data", str(data), "--published-results", str(tmp_path / "none")])
+    capsys.readouterr()
+    assert spikes.main(["--data", str(data), "--resamples", "0"]) == 0
+    assert "how sure" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        spikes.main(["--data", str(data), "--resamples", "-1"])
