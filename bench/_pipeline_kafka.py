@@ -19,6 +19,7 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka import TopicPartition as KafkaTP
+from kafka.errors import RetriableError
 
 from bench._pipeline_config import Target
 from bench._pipeline_measure import status_kb
@@ -140,7 +141,13 @@ class Offsets:
         return sum(self._consumer.end_offsets(tps).values()) if tps else 0
 
     def committed(self, group: str, topic: str) -> int:
-        offsets = self._admin.list_group_offsets({group: None}).get(group, {})
+        """What ``group`` has committed on ``topic``; 0 while the broker cannot say yet (a
+        broker that has just started is still creating its offsets topic, so its group
+        coordinator is not available)."""
+        try:
+            offsets = self._admin.list_group_offsets({group: None}).get(group, {})
+        except RetriableError:
+            return 0
         name = self._prefix + topic
         return sum(max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == name)
 

@@ -17,7 +17,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench._pipeline_config import Target, write_config  # noqa: E402
-from bench._pipeline_kafka import Progress  # noqa: E402
+from bench._pipeline_kafka import Offsets, Progress  # noqa: E402
 from bench._pipeline_measure import SlackReceiver, parse_status_kb, percentile  # noqa: E402
 from bench._pipeline_replay import PacedClock, event_time  # noqa: E402
 from bench._pipeline_stream import (  # noqa: E402
@@ -141,3 +141,31 @@ def test_progress_sustained_rate_leaves_out_the_start_up() -> None:
     assert p.total == 500 and p.seconds == 8.0
     assert p.sustained() == pytest.approx(400 / 2)
     assert Progress([(0.0, 0), (1.0, 0)]).sustained() == 0.0
+
+
+def test_committed_offsets_read_as_none_yet_while_the_coordinator_is_starting() -> None:
+    from kafka import TopicPartition
+    from kafka.errors import CoordinatorNotAvailableError, GroupAuthorizationFailedError
+    from kafka.structs import OffsetAndMetadata
+
+    class Admin:
+        def __init__(self) -> None:
+            self.answers: list[object] = [CoordinatorNotAvailableError("loading")]
+
+        def list_group_offsets(self, groups: dict[str, None]) -> dict[str, object]:
+            answer = self.answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return {next(iter(groups)): answer}
+
+    offsets = object.__new__(Offsets)  # no broker: only the admin answers matter here
+    admin = Admin()
+    offsets._admin = admin  # type: ignore[assignment]
+    offsets._prefix = "t."
+    assert offsets.committed("g", "mentions.raw") == 0  # not ready: nothing committed yet
+    meta = OffsetAndMetadata(5, "", -1)
+    admin.answers.append({TopicPartition("t.mentions.raw", 0): meta, TopicPartition("x", 0): meta})
+    assert offsets.committed("g", "mentions.raw") == 5
+    admin.answers.append(GroupAuthorizationFailedError("not retriable"))
+    with pytest.raises(GroupAuthorizationFailedError):
+        offsets.committed("g", "mentions.raw")
