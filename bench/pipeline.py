@@ -13,11 +13,13 @@ brands of their own, each paging a local Slack stand-in); peak memory.
 
 Kafka (each stage a ``stormwatch run STAGE`` process): raw -> enriched throughput with one
 and two enrich processes, index throughput into Elasticsearch, alert latency with the
-stages as processes, and each process's peak memory (VmHWM).
+stages as processes, and each process's peak memory (VmHWM); with a model, also raw ->
+enriched through one enrich process with the transformer sentiment (int8).
 
 Transformer sentiment: ``--model DIR`` (a local model) or ``--standin-model`` (random
-weights of XLM-R base's shape, built locally: speed only). Without either it is not
-measured. Server addresses default to STORMWATCH_TEST_KAFKA / STORMWATCH_TEST_ES; without
+weights of XLM-R base's shape, built locally: speed only), through the embedded match step
+(with and without int8 quantisation, and the bench process's peak memory) and on Kafka.
+Without either it is not measured. Server addresses default to STORMWATCH_TEST_KAFKA / STORMWATCH_TEST_ES; without
 them the Kafka part is skipped and says so. A benchmark, not a test.
 """
 
@@ -176,6 +178,74 @@ def embedded_latency(
 
 
 # -- Kafka -----------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class EnrichRun:
+    """One raw -> enriched run on Kafka: where it went and what it measured."""
+
+    target: Target
+    settings: Path
+    progress: kafka_run.Progress
+    peaks: dict[str, int | None]
+    preload_rate: float
+
+
+def kafka_enrich(
+    mentions: Sequence[Mention],
+    folder: Path,
+    receiver: SlackReceiver,
+    probes: list[tuple[str, str]],
+    args: argparse.Namespace,
+    *,
+    target: Target,
+    procs: int,
+    model: str | None = None,
+) -> EnrichRun:
+    """Pre-load ``mentions`` on mentions.raw, start ``procs`` enrich processes and wait
+    until both enrich steps have committed everything. On failure the run's topics are
+    removed; on success the caller removes them (or indexes them first)."""
+    run_dir = folder / target.prefix
+    settings = write_config(run_dir, target, receiver.url, probes, model)
+    stages = kafka_run.Stages(settings, run_dir / "logs")
+    offsets: kafka_run.Offsets | None = None
+    try:
+        produce = kafka_run.preload(target, mentions)
+        offsets = kafka_run.Offsets(target)
+        for _ in range(procs):
+            stages.start("enrich")
+        progress = kafka_run.watch(
+            functools.partial(offsets.end, topics.ENRICHED),
+            kafka_run.enrich_done(offsets, len(mentions)),
+            stages.alive,
+            timeout=args.timeout,
+        )
+        peaks = stages.peak_kb()
+    except BaseException:
+        print(stages.tail(), file=sys.stderr)
+        stages.stop()
+        kafka_run.cleanup(target)
+        raise
+    finally:
+        if offsets is not None:
+            offsets.close()
+    stages.stop()
+    return EnrichRun(target, settings, progress, peaks, produce)
+
+
+def print_enrich(label: str, run: EnrichRun, posts: int, bar: int) -> None:
+    progress = run.progress
+    sustained = progress.sustained() * posts / max(progress.total, 1)
+    print(
+        f"  raw -> enriched, {label}: {posts:,} posts ({progress.total:,} enriched records) in "
+        f"{progress.seconds:.1f}s incl. start-up = {posts / progress.seconds:,.0f} posts/s; "
+        f"sustained {sustained:,.0f} posts/s   bar >= {bar:,}/s: {verdict(sustained >= bar)}"
+    )
+    print(
+        f"    (pre-load {run.preload_rate:,.0f} records/s; peak RSS "
+        + ", ".join(f"{n} {mib(kb)}" for n, kb in run.peaks.items())
+        + ")"
+    )
+
+
 def kafka(
     mentions: Sequence[Mention], folder: Path, receiver: SlackReceiver, args: argparse.Namespace
 ) -> None:
@@ -183,55 +253,33 @@ def kafka(
     print(
         f"\n== Kafka {args.kafka} + Elasticsearch {args.es or '(none: index skipped)'}: "
         f"stages as `stormwatch run STAGE` processes, {args.partitions} partitions, "
-        "lexicon sentiment"
+        "lexicon sentiment unless said"
     )
-    index_run: tuple[Target, Path, int] | None = None
+    index_run: EnrichRun | None = None
     for procs, children in itertools.product(args.enrich_procs, args.match_processes):
         target = dataclasses.replace(
             kafka_run.new_target(args.kafka, args.es, args.partitions), enrich_processes=children
         )
-        run_dir = folder / target.prefix
-        settings = write_config(run_dir, target, receiver.url, probes)
-        stages = kafka_run.Stages(settings, run_dir / "logs")
-        try:
-            produce = kafka_run.preload(target, mentions)
-            offsets = kafka_run.Offsets(target)
-            for _ in range(procs):
-                stages.start("enrich")
-            progress = kafka_run.watch(
-                functools.partial(offsets.end, topics.ENRICHED),
-                kafka_run.enrich_done(offsets, len(mentions)),
-                stages.alive,
-                timeout=args.timeout,
-            )
-            peaks = stages.peak_kb()
-        except BaseException:
-            print(stages.tail(), file=sys.stderr)
-            stages.stop()
-            kafka_run.cleanup(target)
-            raise
-        stages.stop()
-        offsets.close()
-        rate = len(mentions) / progress.seconds
-        sustained = progress.sustained() * len(mentions) / max(progress.total, 1)
-        print(
-            f"  raw -> enriched, {procs} enrich process(es) with enrich.processes {children}: "
-            f"{len(mentions):,} posts "
-            f"({progress.total:,} enriched records) in {progress.seconds:.1f}s incl. start-up"
-            f" = {rate:,.0f} posts/s; sustained {sustained:,.0f} posts/s"
-            f"   bar >= {KAFKA_ENRICH_BAR:,}/s: {verdict(sustained >= KAFKA_ENRICH_BAR)}"
-        )
-        print(
-            f"    (pre-load {produce:,.0f} records/s; peak RSS "
-            + ", ".join(f"{n} {mib(kb)}" for n, kb in peaks.items())
-            + ")"
-        )
+        run = kafka_enrich(mentions, folder, receiver, probes, args, target=target, procs=procs)
+        label = f"{procs} enrich process(es) with enrich.processes {children}"
+        print_enrich(label, run, len(mentions), KAFKA_ENRICH_BAR)
         if index_run is None and args.es:
-            index_run = (target, settings, progress.total)
+            index_run = run
         else:
             kafka_run.cleanup(target)
+    if args.model_path:
+        sample = mentions[: args.transformer_mentions]
+        target = dataclasses.replace(
+            kafka_run.new_target(args.kafka, args.es, args.partitions), quantize=True
+        )
+        run = kafka_enrich(
+            sample, folder, receiver, probes, args, target=target, procs=1, model=args.model_path
+        )
+        kafka_run.cleanup(target)
+        label = "1 enrich process, transformer sentiment (enrich.quantize: true)"
+        print_enrich(label, run, len(sample), TRANSFORMER_BAR)
     if index_run is not None:
-        kafka_index(*index_run, folder, args)
+        kafka_index(index_run.target, index_run.settings, index_run.progress.total, folder, args)
     kafka_latency(folder, receiver, probes, args)
 
 
@@ -316,6 +364,8 @@ def transformer(
     )
     sample = list(mentions[: args.transformer_mentions])
     for quantize in (False, True):
+        before = status_kb("self", "VmRSS")
+        reset_peak()
         app = load_app(
             write_config(
                 folder / f"model-{quantize}",
@@ -333,6 +383,10 @@ def transformer(
             f"  enrich.quantize {str(quantize).lower():<5}: {len(sample):,} posts through the match"
             f" step in {match.seconds:.1f}s = {match.rate:,.0f} posts/s   bar >= "
             f"{TRANSFORMER_BAR}/s on CPU: {verdict(match.rate >= TRANSFORMER_BAR)}"
+        )
+        print(
+            f"    peak RSS of the bench process while it loaded the model and ran: "
+            f"{mib(status_kb('self', 'VmHWM'))} (it held {mib(before)} before)"
         )
     texts = [m.text for m in sample]
     for label, kwargs in (
