@@ -19,8 +19,9 @@ enriched through one enrich process with the transformer sentiment (int8).
 Transformer sentiment: ``--model DIR`` (a local model) or ``--standin-model`` (random
 weights of XLM-R base's shape, built locally: speed only), through the embedded match step
 (with and without int8 quantisation, and the bench process's peak memory) and on Kafka.
-Without either it is not measured. Server addresses default to STORMWATCH_TEST_KAFKA / STORMWATCH_TEST_ES; without
-them the Kafka part is skipped and says so. A benchmark, not a test.
+Without either it is not measured. Server addresses default to STORMWATCH_TEST_KAFKA /
+STORMWATCH_TEST_ES; without them the Kafka part is skipped and says so. A benchmark, not a
+test.
 """
 
 from __future__ import annotations

@@ -520,7 +520,19 @@ def test_bench_command_scores_published_results_beside_its_own(
         assert estimates == pytest.approx(expected, abs=0.11)
     with pytest.raises(SystemExit, match="is not a folder"):
         spikes.main(["--data", str(data), "--published-results", str(tmp_path / "none")])
+    # an override equal to the default: the comparison with the defaults is exactly 0
     capsys.readouterr()
+    assert spikes.main(["--data", str(data), "--stormwatch", "rest=50"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(out) if "with rest=50 minus its defaults" in line)
+    assert [line[:28].strip() for line in out[at + 2 : at + 6]] == [
+        "whole copy",
+        "realTweets only",
+        "half A",
+        "half B",
+    ]
+    for line in out[at + 2 : at + 6]:
+        assert line[28:].split() == ["+0.0", "[", "+0.0,", "+0.0]"] * 3
     assert spikes.main(["--data", str(data), "--resamples", "0"]) == 0
     assert "how sure" not in capsys.readouterr().out
     with pytest.raises(SystemExit):
