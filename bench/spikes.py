@@ -284,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=2000,
         metavar="N",
-        help="bootstrap draws for the interval of the stormwatch detector's lead over "
-        "Windowed Gaussian (default 2000; 0: not computed)",
+        help="bootstrap draws for the 'how sure' intervals: the stormwatch detector's lead "
+        "over Windowed Gaussian, and overrides against the defaults (default 2000; 0: none)",
     )
     args = parser.parse_args(argv)
     if args.resamples < 0:
