@@ -7,6 +7,7 @@ offsets of the stages' consumer groups, Elasticsearch's document count.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -52,14 +53,22 @@ def bus(target: Target) -> KafkaBus:
 def match_children(pid: int) -> list[int]:
     """The child processes of ``pid`` started by multiprocessing's spawn (not its resource
     tracker)."""
-    out = []
+    out: list[int] = []
     try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:  # the process has gone
+        return out
+    for task in tasks:
+        try:
+            children = Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+        except OSError:  # a thread that ended meanwhile
+            continue
+        for child in children:
+            try:
                 if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
                     out.append(int(child))
-    except OSError:
-        pass
+            except OSError:  # a child that exited meanwhile
+                continue
     return out
 
 
@@ -168,6 +177,10 @@ def preload(target: Target, mentions: Sequence[Mention]) -> float:
             return len(mentions) / (time.perf_counter() - t0)
 
 
+MIN_STEPS = 3
+"""Times a count must grow after its first output for a sustained rate."""
+
+
 @dataclass
 class Progress:
     """(seconds since start, count) samples of a growing count."""
@@ -182,12 +195,15 @@ class Progress:
     def seconds(self) -> float:
         return self.samples[-1][0] if self.samples else 0.0
 
-    def sustained(self) -> float:
-        """Records/s from the first sample that saw output to the last (start-up excluded)."""
-        first = next(((t, c) for t, c in self.samples if c > 0), None)
-        if first is None or self.seconds <= first[0]:
-            return 0.0
-        return (self.total - first[1]) / (self.seconds - first[0])
+    def sustained(self) -> float | None:
+        """Records/s from the first sample that saw output to the last (start-up excluded);
+        None where the count grew fewer than ``MIN_STEPS`` times after that (a run that
+        short, or in batches that large, has no steady state to measure)."""
+        seen = [(t, c) for t, c in self.samples if c > 0]
+        steps = sum(b[1] > a[1] for a, b in itertools.pairwise(seen))
+        if steps < MIN_STEPS:
+            return None
+        return (self.total - seen[0][1]) / (self.seconds - seen[0][0])
 
 
 def watch(
@@ -204,6 +220,9 @@ def watch(
         c = count()
         progress.samples.append((time.monotonic() - t0, c))
         if done(c):
+            final = count()  # what was finished while ``done`` looked
+            if final != c:
+                progress.samples.append((time.monotonic() - t0, final))
             return progress
         if not alive():
             raise RuntimeError("a stage process exited")
@@ -225,18 +244,33 @@ def enrich_done(offsets: Offsets, raw: int) -> Callable[[int], bool]:
     return done
 
 
-def es_count(target: Target) -> Callable[[], int]:
-    assert target.es is not None
-    store = ElasticStore(ElasticsearchSettings(hosts=(target.es,), index_prefix=target.prefix))
-    alias = store.alias("mentions")
+def index_done(offsets: Offsets, records: int) -> Callable[[int], bool]:
+    """The index stage has committed all ``records`` of mentions.enriched (it commits only
+    what its store has taken; duplicates on the topic are stored once, so the documents
+    may be fewer)."""
+    return lambda _: offsets.committed(f"{GROUP}.index", topics.ENRICHED) >= records
 
-    def count() -> int:
+
+class EsCount:
+    """Documents searchable in the run's mentions index (0 until the indexer made it)."""
+
+    def __init__(self, target: Target) -> None:
+        assert target.es is not None
+        self._store = ElasticStore(
+            ElasticsearchSettings(hosts=(target.es,), index_prefix=target.prefix)
+        )
+        self._alias = self._store.alias("mentions")
+
+    def __call__(self) -> int:
         try:
-            return int(store._es.count(index=alias)["count"])
+            return int(self._store._es.count(index=self._alias)["count"])
         except Exception:  # the index appears only once the indexer has made it
             return 0
 
-    return count
+    def settled(self) -> int:
+        """The count once everything written is searchable (after a refresh)."""
+        self._store.refresh()
+        return self()
 
 
 def cleanup(target: Target) -> None:

@@ -127,3 +127,10 @@ def reset_peak() -> bool:
 
 def mib(kb: int | None) -> str:
     return "n/a" if kb is None else f"{kb / 1024:,.0f} MiB"
+
+
+def peak_rss(since_reset: bool) -> str:
+    """This process's peak RSS, saying so where it could not be reset (`reset_peak`): then
+    it is the peak since the process started, earlier runs included."""
+    peak = mib(status_kb("self", "VmHWM"))
+    return peak if since_reset else f"{peak} (since the process started: no reset here)"

@@ -141,10 +141,6 @@ class Counts:
     matched: int
     alerts: int
 
-    @property
-    def indexed(self) -> int:
-        return self.matched + self.alerts
-
 
 def per_stage(
     app: App, folder: Path, mentions: Sequence[Mention]
@@ -160,14 +156,14 @@ def per_stage(
             )
         ]
         matched = len(pipe.bus.read_topic(topics.MATCHED))
-        rates.append(
-            StageRate("enrich-velocity", matched, drain(pipe.loops["enrich-velocity"], matched))
-        )
-        rates.append(StageRate("rules", matched, drain(pipe.loops["rules"], matched)))
+        velocity = pipe.loops["enrich-velocity"]
+        rates.append(StageRate("enrich-velocity", matched, drain(velocity, matched)))
+        enriched = matched - velocity.rejected  # dead-lettered records go no further
+        rates.append(StageRate("rules", enriched, drain(pipe.loops["rules"], enriched)))
         alerts = len(pipe.bus.read_topic(topics.ALERTS))
         rates.append(StageRate("alerting", alerts, drain(pipe.loops["alerting"], alerts)))
         rates.append(
-            StageRate("index", matched + alerts, drain(pipe.loops["index"], matched + alerts))
+            StageRate("index", enriched + alerts, drain(pipe.loops["index"], enriched + alerts))
         )
         return rates, Counts(len(mentions), matched, alerts), produce
     finally:
@@ -190,9 +186,41 @@ class EndToEnd:
     rate: StageRate
     children_kb: list[int]
     """Peak RSS (VmHWM) of each child process (``enrich.processes``), read before they stop."""
+    alerts: int
+    """Alerts this run fired (it may differ from a stage-by-stage drain: event time runs
+    differently when a stage is handed one partition's backlog at a time)."""
 
 
-def end_to_end(app: App, folder: Path, mentions: Sequence[Mention], counts: Counts) -> EndToEnd:
+class Finish:
+    """Whether every stage has handled everything the stages before it produced: each
+    stage's input is read once the stage before it is through (a stage's ``processed``
+    counts its dead-lettered records too, which never reach the next topic)."""
+
+    def __init__(self, bus: EmbeddedBus, loops: dict[str, StageLoop], raw: int) -> None:
+        self._bus, self._loops, self._raw = bus, loops, raw
+        self._matched: int | None = None
+        self.alerts: int | None = None
+
+    def __call__(self) -> bool:
+        loops = self._loops
+        if loops["enrich-match"].processed < self._raw:
+            return False
+        if self._matched is None:
+            self._matched = len(self._bus.read_topic(topics.MATCHED))
+        velocity = loops["enrich-velocity"]
+        if velocity.processed < self._matched:
+            return False
+        enriched = self._matched - velocity.rejected
+        if loops["rules"].processed < enriched:
+            return False
+        self.alerts = len(self._bus.read_topic(topics.ALERTS))
+        return (
+            loops["alerting"].processed >= self.alerts
+            and loops["index"].processed >= enriched + self.alerts
+        )
+
+
+def end_to_end(app: App, folder: Path, mentions: Sequence[Mention]) -> EndToEnd:
     """Every stage in its own thread, from the first raw record to the last indexed one."""
     pipe = build(app, folder, mentions[0].published_at)
     stop = threading.Event()
@@ -200,14 +228,12 @@ def end_to_end(app: App, folder: Path, mentions: Sequence[Mention], counts: Coun
     try:
         preload(pipe.bus, mentions)
         loops = pipe.loops
+        finished = Finish(pipe.bus, loops, len(mentions))
         workers: list[Worker] = list(loops.values())
         t0 = time.perf_counter()
         threads = run_workers(workers, stop)
         deadline = t0 + 900
-        while not (
-            loops["index"].processed >= counts.indexed
-            and loops["alerting"].processed >= counts.alerts
-        ):
+        while not finished():
             if stop.is_set() or time.perf_counter() > deadline:
                 got = {n: loop.processed for n, loop in loops.items()}
                 raise RuntimeError(f"end to end did not finish: {got}")
@@ -218,8 +244,11 @@ def end_to_end(app: App, folder: Path, mentions: Sequence[Mention], counts: Coun
             for c in multiprocessing.active_children()
             if c.pid is not None
         ]
+        assert finished.alerts is not None
         return EndToEnd(
-            StageRate("end to end", len(mentions), seconds), [kb for kb in children if kb]
+            StageRate("end to end", len(mentions), seconds),
+            [kb for kb in children if kb],
+            finished.alerts,
         )
     finally:
         stop.set()

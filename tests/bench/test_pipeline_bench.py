@@ -17,9 +17,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench._pipeline_config import Target, write_config  # noqa: E402
-from bench._pipeline_kafka import Offsets, Progress  # noqa: E402
+from bench._pipeline_kafka import Offsets, Progress, watch  # noqa: E402
 from bench._pipeline_measure import SlackReceiver, parse_status_kb, percentile  # noqa: E402
-from bench._pipeline_replay import PacedClock, event_time  # noqa: E402
+from bench._pipeline_replay import STAGE_ORDER, PacedClock, event_time  # noqa: E402
 from bench._pipeline_stream import (  # noqa: E402
     CRISIS_WORDS,
     START,
@@ -30,6 +30,7 @@ from bench._pipeline_stream import (  # noqa: E402
     probe_mention,
     synthetic_stream,
 )
+from bench.pipeline import latency_verdict  # noqa: E402
 from core.bus.port import Message  # noqa: E402
 from core.records import encode  # noqa: E402
 from stormwatch.config import load_app  # noqa: E402
@@ -137,10 +138,58 @@ def test_paced_clock_follows_the_newest_record_of_each_partition() -> None:
 
 
 def test_progress_sustained_rate_leaves_out_the_start_up() -> None:
-    p = Progress([(0.0, 0), (5.0, 0), (6.0, 100), (8.0, 500)])
-    assert p.total == 500 and p.seconds == 8.0
-    assert p.sustained() == pytest.approx(400 / 2)
-    assert Progress([(0.0, 0), (1.0, 0)]).sustained() == 0.0
+    p = Progress([(0.0, 0), (5.0, 0), (6.0, 100), (7.0, 200), (7.5, 200), (8.0, 300), (9.0, 500)])
+    assert p.total == 500 and p.seconds == 9.0
+    assert p.sustained() == pytest.approx(400 / 3)
+
+
+def test_progress_has_no_sustained_rate_without_a_steady_state() -> None:
+    assert Progress([(0.0, 0), (1.0, 0)]).sustained() is None
+    # output in two large batches: one step after the first output is no steady state
+    assert Progress([(0.0, 0), (0.25, 0), (0.5, 500), (1.5, 500), (2.0, 1000)]).sustained() is None
+
+
+def test_watch_reads_the_count_again_once_done() -> None:
+    counts = iter([0, 400, 500])  # the last batch landed while `done` was looking
+    progress = watch(lambda: next(counts), lambda c: c >= 400, lambda: True, 5.0, every=0.0)
+    assert progress.total == 500 and len(progress.samples) == 3
+
+
+def test_latency_verdict_is_on_the_printed_p99_and_counts_lost_alerts() -> None:
+    fast = [0.5] * 118
+    assert latency_verdict([*fast, 2.0, 2.0], 120).startswith("MISSED")  # p99 = 2.0 s
+    assert latency_verdict([0.5] * 120, 120) == "met"
+    lost = latency_verdict([0.5] * 119, 120)
+    assert lost.startswith("MISSED") and "1 of 120" in lost
+    assert latency_verdict([], 0).startswith("MISSED")
+
+
+def test_end_to_end_finishes_on_what_the_stages_produced_not_on_a_count_given() -> None:
+    from bench._pipeline_replay import Finish
+    from core import topics
+    from core.bus.embedded import EmbeddedBus
+
+    class Loop:
+        def __init__(self) -> None:
+            self.processed = self.rejected = 0
+
+    bus = EmbeddedBus(default_partitions=2)
+    loops = {name: Loop() for name in STAGE_ORDER}
+    finished = Finish(bus, loops, raw=3)
+    with bus.producer() as producer:
+        for topic, n in ((topics.MATCHED, 4), (topics.ALERTS, 2)):
+            for i in range(n):
+                producer.send(topic, b"{}", str(i).encode())
+        producer.flush()
+    assert not finished()
+    loops["enrich-match"].processed = 3
+    loops["enrich-velocity"].processed, loops["enrich-velocity"].rejected = 4, 1
+    loops["rules"].processed = 3  # one record was dead-lettered before it
+    loops["alerting"].processed = 2
+    loops["index"].processed = 4
+    assert not finished()  # 3 enriched + 2 alerts to index
+    loops["index"].processed = 5
+    assert finished() and finished.alerts == 2
 
 
 def test_committed_offsets_read_as_none_yet_while_the_coordinator_is_starting() -> None:
