@@ -1,11 +1,12 @@
 """Synthetic mention streams for bench/pipeline.py: deterministic for a seed.
 
-A watchlist of five brands and a competitor (``WATCHED``), short posts in English and
-German from templates, a baseline rate shared by the brands by popularity, a share of
-posts that name no brand at all (search feeds catch those too), comparisons that name two
-brands, and bursts: for a while one brand gets many extra posts, mostly angry, with the
-words the crisis rules look for. Calm posts never contain those words (``CRISIS_WORDS``),
-so a keyword rule fires only on bursts and on the latency probes.
+A watchlist of five brands and a competitor (``WATCHED``), posts in English and German
+from templates (as long as tweets: a sentence about a brand and up to three everyday
+ones), a baseline rate shared by the brands by popularity, a share of posts that name no
+brand at all (search feeds catch those too), comparisons that name two brands, and
+bursts: for a while one brand gets many extra posts, mostly angry, with the words the
+crisis rules look for. Calm posts never contain those words (``CRISIS_WORDS``), so a
+keyword rule fires only on bursts and on the latency probes.
 
 Latency probes (`probe_brands`, `probe_mention`) are brands of their own, one per alert,
 so that each probe fires its own alert and dedup never suppresses one.
@@ -118,6 +119,37 @@ _NOISE = (
     "Great match last night, what a finish!",
     "Kann mir jemand einen guten Zahnarzt in München empfehlen?",
 )
+# Everyday sentences, no brand, no crisis word, little sentiment: 0 to 3 of them follow a
+# template's sentence, so that posts are as long as real ones (TweetEval's English tweets:
+# 19.4 words on average; a bare template has about 10). Text work (language, matching,
+# sentiment, and most of all a transformer's tokens) grows with the length.
+_CONTEXT_EN = (
+    "We have had it for about two weeks now.",
+    "My sister asked me about it over the weekend.",
+    "Not sure yet what to make of it all.",
+    "Will post an update after a few more days.",
+    "Curious what everyone else thinks about this one.",
+    "Saw a long thread about it earlier today.",
+    "Ordered it online on Monday and picked it up on Thursday.",
+    "It replaced the one I had since 2019.",
+    "Still reading the manual, there is a lot in it.",
+    "Posting this from the train on my way to work.",
+    "The colour is a bit different from the photos.",
+    "Took it to the office to show my colleagues.",
+)
+_CONTEXT_DE = (
+    "Wir haben es jetzt seit ungefähr zwei Wochen.",
+    "Meine Schwester hat mich am Wochenende danach gefragt.",
+    "Ich weiß noch nicht genau, was ich davon halten soll.",
+    "Ich melde mich in ein paar Tagen noch mal dazu.",
+    "Mich würde interessieren, was ihr davon haltet.",
+    "Habe vorhin einen langen Thread dazu gelesen.",
+    "Am Montag online bestellt und am Donnerstag abgeholt.",
+    "Schreibe das gerade aus der Bahn auf dem Weg zur Arbeit.",
+    "Die Farbe ist etwas anders als auf den Fotos.",
+    "Habe es mit ins Büro genommen und den Kollegen gezeigt.",
+)
+_CONTEXT_COUNTS = (0, 0, 1, 1, 2, 3)
 _EXTRAS = ("", "", "", " 🙂", " 😡", " https://t.example/x{n}", " (via {user})", " #tech", " 👍")
 _SOURCES = (
     ("mastodon", "social.example"),
@@ -223,8 +255,9 @@ def _fill(  # noqa: PLR0917 (a private helper with one call shape)
         id=spec.id,
         other=other.name if other else "",
     )
+    context = rng.sample(_CONTEXT_DE if de else _CONTEXT_EN, rng.choice(_CONTEXT_COUNTS))
     extra = rng.choice(_EXTRAS).format(n=n, user=rng.choice(_USERS))
-    return text + extra
+    return " ".join([text, *context]) + extra
 
 
 def _mention(rng: random.Random, i: int, text: str, when: datetime) -> Mention:

@@ -377,6 +377,17 @@ def kafka_latency(
 
 
 # -- transformer -----------------------------------------------------------------------
+def text_lengths(model: str, texts: Sequence[str]) -> str:
+    """Mean words and model tokens per text: what a transformer's speed depends on."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
+    tokens = sum(len(ids) for ids in tokenizer(list(texts))["input_ids"])
+    words = sum(len(t.split()) for t in texts)
+    n = max(len(texts), 1)
+    return f"{words / n:.1f} words, {tokens / n:.1f} tokens each on average"
+
+
 def transformer(
     folder: Path, receiver: SlackReceiver, mentions: Sequence[Mention], args: argparse.Namespace
 ) -> None:
@@ -394,6 +405,7 @@ def transformer(
         + (" (stand-in: random weights, XLM-R base shape; speed only)" * args.standin_model)
     )
     sample = list(mentions[: args.transformer_mentions])
+    print(f"  {len(sample):,} posts of {text_lengths(args.model_path, [m.text for m in sample])}")
     for quantize in (False, True):
         before = status_kb("self", "VmRSS")
         fresh = reset_peak()

@@ -53,6 +53,24 @@ def test_stream_is_deterministic_ordered_and_distinct() -> None:
     assert times == sorted(times) and times[0] >= START
 
 
+def test_posts_are_as_long_as_tweets() -> None:
+    words = [len(m.text.split()) for m in synthetic_stream(3000, seed=3)]
+    assert 17 <= sum(words) / len(words) <= 23  # TweetEval's English tweets: 19.4
+    assert min(words) < 10 and max(words) > 30  # and they vary, as posts do
+
+
+def test_standin_tokenizer_splits_words_as_a_multilingual_one_does(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from bench._pipeline_model import build_standin
+
+    texts = [m.text for m in synthetic_stream(3000, seed=3)]
+    tokenizer = AutoTokenizer.from_pretrained(str(build_standin(tmp_path / "m", texts)))
+    held_out = [m.text for m in synthetic_stream(500, seed=4)]
+    tokens = sum(len(ids) - 2 for ids in tokenizer(held_out)["input_ids"])  # no <s>, </s>
+    assert 1.3 <= tokens / sum(len(t.split()) for t in held_out) <= 1.8
+
+
 def test_bursts_raise_the_rate_and_are_mostly_angry() -> None:
     burst = Burst("hooli", start=600, duration=600, rate=4.0, negative=1.0)
     stream = synthetic_stream(6000, seed=1, rate=2.0, bursts=[burst])
