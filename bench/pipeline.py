@@ -67,6 +67,8 @@ EMBEDDED_BAR = 5_000
 KAFKA_ENRICH_BAR = 10_000
 LATENCY_BAR = 1.0
 TRANSFORMER_BAR = 200
+KAFKA_TRANSFORMER_RUNS = 3
+"""The Kafka transformer run takes this many times ``--transformer-mentions`` posts."""
 LIVE_STAGES = ("enrich", "rules", "alerting", "index")
 
 
@@ -294,7 +296,7 @@ def kafka(
         else:
             kafka_run.cleanup(target)
     if args.model_path:
-        sample = mentions[: args.transformer_mentions]
+        sample = mentions[: KAFKA_TRANSFORMER_RUNS * args.transformer_mentions]
         target = dataclasses.replace(
             kafka_run.new_target(args.kafka, args.es, args.partitions), quantize=True
         )
@@ -462,7 +464,9 @@ def main() -> None:
         "--transformer-mentions",
         type=int,
         default=1000,
-        help="posts through the match step with the transformer (1000)",
+        help="posts through the match step with the transformer (1000; three times as many"
+        " through the Kafka enrich process, whose polls of 500 need that many for a sustained"
+        " rate)",
     )
     ap.add_argument(
         "--only", choices=("embedded", "kafka", "transformer"), help="run one part only"

@@ -282,8 +282,8 @@ def _progress(label: str) -> Progress:
 
 def model_settings(args: argparse.Namespace) -> Any:
     """The `EnrichSettings` the transformer is built from: those of ``--settings`` (the
-    ``enrich:`` section) if given, else the defaults; ``--model``, ``--batch-size`` and
-    ``--max-length`` override them."""
+    ``enrich:`` section) if given, else the defaults; ``--model``, ``--batch-size``,
+    ``--max-length``, ``--threads`` and ``--quantize`` override them."""
     import yaml
 
     from enrich.settings import EnrichSettings
@@ -292,9 +292,11 @@ def model_settings(args: argparse.Namespace) -> Any:
     if args.settings is not None:
         data = yaml.safe_load(args.settings.read_text(encoding="utf-8")) or {}
         section = dict(data.get("enrich") or {})
-    for key in ("model", "batch_size", "max_length"):
+    for key in ("model", "batch_size", "max_length", "threads"):
         if getattr(args, key) is not None:
             section[key] = getattr(args, key)
+    if args.quantize:
+        section["quantize"] = True
     section.setdefault("max_length", 128)  # tweets; the stage default (256) suits articles
     return EnrichSettings.model_validate(section)
 
@@ -315,8 +317,8 @@ def scorers(args: argparse.Namespace) -> list[tuple[str, Any]]:
                 batch_size=settings.batch_size,
                 max_length=settings.max_length,
                 labels=settings.labels,
-                threads=args.threads,
-                quantize=args.quantize,
+                threads=settings.threads,
+                quantize=settings.quantize,
             )
         except Exception as exc:  # any load failure only disables this scorer
             print(f"model {settings.model!r} unavailable: {type(exc).__name__}: {exc}")
@@ -327,7 +329,7 @@ def scorers(args: argparse.Namespace) -> list[tuple[str, Any]]:
                 f"(batch {settings.batch_size}, max_length {settings.max_length}, "
                 f"{settings.device})"
             )
-            label = Path(settings.model).name + (" int8" if args.quantize else "")
+            label = Path(settings.model).name + (" int8" if settings.quantize else "")
             out.append((label, scorer))
     return out
 

@@ -281,9 +281,8 @@ def load_scorer(settings: EnrichSettings) -> SentimentScorer:
             batch_size=settings.batch_size,
             max_length=settings.max_length,
             labels=settings.labels,
-            # Proposed EnrichSettings fields (threads, quantize); absent, torch's defaults.
-            threads=getattr(settings, "threads", None),
-            quantize=getattr(settings, "quantize", False),
+            threads=settings.threads,
+            quantize=settings.quantize,
         )
     # Loading fails in library-specific ways (OSError for a missing model, ValueError
     # for a bad config, ImportError, RuntimeError for a device...); each means "use the

@@ -194,3 +194,20 @@ def test_the_shared_reference_copy_reads_as_documented() -> None:
     assert potts.skipped == 32 and sb10k.skipped == 0
     assert [tweeteval.labels.count(c) for c in (NEG, NEU, POS)] == [312, 869, 819]
     assert not any("\\u2019" in t or "&lt;" in t for t in tweeteval.texts + potts.texts)
+
+
+def test_model_settings_come_from_the_file_and_the_flags_override(tmp_path: Path) -> None:
+    import argparse
+
+    from bench.sentiment import model_settings
+
+    settings = tmp_path / "s.yaml"
+    settings.write_text("enrich: {model: /m, threads: 1, quantize: true, batch_size: 8}\n")
+    flags = {"model": None, "batch_size": None, "max_length": None, "threads": None}
+    args = argparse.Namespace(settings=settings, quantize=False, **flags)
+    got = model_settings(args)
+    assert (got.model, got.threads, got.quantize, got.batch_size) == ("/m", 1, True, 8)
+    assert got.max_length == 128  # tweets
+    args = argparse.Namespace(settings=None, quantize=True, **{**flags, "threads": 2})
+    got = model_settings(args)
+    assert (got.model, got.threads, got.quantize) == (None, 2, True)
