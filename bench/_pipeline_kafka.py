@@ -244,13 +244,6 @@ def enrich_done(offsets: Offsets, raw: int) -> Callable[[int], bool]:
     return done
 
 
-def index_done(offsets: Offsets, records: int) -> Callable[[int], bool]:
-    """The index stage has committed all ``records`` of mentions.enriched (it commits only
-    what its store has taken; duplicates on the topic are stored once, so the documents
-    may be fewer)."""
-    return lambda _: offsets.committed(f"{GROUP}.index", topics.ENRICHED) >= records
-
-
 class EsCount:
     """Documents searchable in the run's mentions index (0 until the indexer made it)."""
 

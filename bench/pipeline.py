@@ -318,13 +318,18 @@ def kafka_index(target: Target, settings: Path, folder: Path, args: argparse.Nam
     offsets = kafka_run.Offsets(target)
     try:
         records = offsets.end(topics.ENRICHED)
-        count = kafka_run.EsCount(target)
         stages.start("index")
+        # progress: what the index stage has committed, which it does only once
+        # Elasticsearch has taken the batch (finer-grained than searchable documents,
+        # which appear at each refresh, once a second)
         progress = kafka_run.watch(
-            count, kafka_run.index_done(offsets, records), stages.alive, args.timeout, 0.5
+            functools.partial(offsets.committed, f"{kafka_run.GROUP}.index", topics.ENRICHED),
+            lambda c: c >= records,
+            stages.alive,
+            args.timeout,
         )
         peaks = stages.peak_kb()
-        progress.samples[-1] = (progress.seconds, count.settled())
+        documents = kafka_run.EsCount(target).settled()
     except Exception:
         print(stages.tail(), file=sys.stderr)
         raise
@@ -333,9 +338,10 @@ def kafka_index(target: Target, settings: Path, folder: Path, args: argparse.Nam
         stages.stop()
         kafka_run.cleanup(target)
     print(
-        f"  mentions.enriched -> Elasticsearch, 1 index process: {records:,} records, "
-        f"{progress.total:,} documents in {progress.seconds:.1f}s incl. start-up; sustained "
-        f"{rate_text(progress.sustained())} docs/s (peak RSS {mib(peaks.get('index#1'))})"
+        f"  mentions.enriched -> Elasticsearch, 1 index process: {records:,} records in "
+        f"{progress.seconds:.1f}s incl. start-up; sustained {rate_text(progress.sustained())}"
+        f" records/s; {documents:,} documents (duplicates are stored once; peak RSS "
+        f"{mib(peaks.get('index#1'))})"
     )
 
 
