@@ -244,26 +244,15 @@ def enrich_done(offsets: Offsets, raw: int) -> Callable[[int], bool]:
     return done
 
 
-class EsCount:
-    """Documents searchable in the run's mentions index (0 until the indexer made it)."""
-
-    def __init__(self, target: Target) -> None:
-        assert target.es is not None
-        self._store = ElasticStore(
-            ElasticsearchSettings(hosts=(target.es,), index_prefix=target.prefix)
-        )
-        self._alias = self._store.alias("mentions")
-
-    def __call__(self) -> int:
-        try:
-            return int(self._store._es.count(index=self._alias)["count"])
-        except Exception:  # the index appears only once the indexer has made it
-            return 0
-
-    def settled(self) -> int:
-        """The count once everything written is searchable (after a refresh)."""
-        self._store.refresh()
-        return self()
+def es_documents(target: Target) -> int:
+    """Documents in the run's mentions index once everything written is searchable."""
+    assert target.es is not None
+    store = ElasticStore(ElasticsearchSettings(hosts=(target.es,), index_prefix=target.prefix))
+    try:
+        store.refresh()
+        return int(store._es.count(index=store.alias("mentions"))["count"])
+    finally:
+        store.close()
 
 
 def cleanup(target: Target) -> None:

@@ -329,7 +329,7 @@ def kafka_index(target: Target, settings: Path, folder: Path, args: argparse.Nam
             args.timeout,
         )
         peaks = stages.peak_kb()
-        documents = kafka_run.EsCount(target).settled()
+        documents = kafka_run.es_documents(target)
     except Exception:
         print(stages.tail(), file=sys.stderr)
         raise
