@@ -49,9 +49,10 @@ def alerting_handler(pipeline: AlertingPipeline) -> Handler:
 
 
 def alerting_ticker(pipeline: AlertingPipeline) -> Ticker:
-    """Due retries -> deliveries -> log records, on every loop turn."""
+    """Due retries -> deliveries -> log records, on every loop turn (deliveries run on the
+    wall clock, caught up or not)."""
 
-    def tick() -> Iterable[Out]:
+    def tick(caught_up: bool) -> Iterable[Out]:
         return [_out(record) for record in pipeline.on_tick()]
 
     return tick

@@ -1,9 +1,13 @@
 """The rules engine: routes each enriched mention to the (rule, brand) keys it concerns and
 collects the alerts their lifecycles emit.
 
-Pure (STYLE 4): no I/O and no wall clock of its own. Time is event time: "now" is
-``max(clock.now(), latest published_at seen)``, so a replay of old mentions and live
-traffic behave alike. Mentions count by distinct mention id (the bus is at-least-once).
+Pure (STYLE 4): no I/O and no wall clock of its own. Time is event time: "now" is the
+latest ``published_at`` seen, moved on to the clock by every `tick` made once the stream
+has caught up (nothing older waiting on the bus), so that quiet periods still resolve
+episodes. A backlog (a stall, a restart, a replay) is therefore judged at the times its
+mentions were published: a burst in it pages, late, instead of falling outside every
+window because the wall clock has moved on. Mentions count by distinct mention id (the
+bus is at-least-once).
 Memory is bounded: each key holds at most its window's mentions (and at most
 ``max_mentions_per_key``), and idle keys with empty windows are dropped on `tick`.
 """
@@ -45,22 +49,20 @@ class RulesEngine:
         self._clock = clock
         self._max_future = max_future
         self._max_mentions = max_mentions_per_key
-        self._latest: datetime | None = None
+        self._now: datetime | None = None
         self._keys: dict[Key, KeyState] = {}
         self._by_brand: dict[str, tuple[Rule, ...]] = {}
 
     def now(self) -> datetime:
-        """Event-time now: the clock, or the latest mention seen if that is later."""
-        now = self._clock.now()
-        return max(now, self._latest) if self._latest is not None else now
+        """Event-time now: the latest mention seen or the clock of the latest caught-up
+        `tick`, whichever is later (the clock itself before either)."""
+        return self._now if self._now is not None else self._clock.now()
 
     def on_mention(self, mention: EnrichedMention) -> list[Alert]:
         """Count one mention in every rule that applies to its brand; the alerts it causes
         (and resolutions of its keys that were due before it)."""
         at = min(mention.mention.published_at, self._clock.now() + self._max_future)
-        if self._latest is None or at > self._latest:
-            self._latest = at
-        now = self.now()
+        now = self._move_to(at)
         out: list[Alert] = []
         for rule in self._rules_for(mention.brand):
             key = self._key(rule, mention.brand)
@@ -68,9 +70,13 @@ class RulesEngine:
             out.extend(key.observe(mention, at, now))
         return out
 
-    def tick(self) -> list[Alert]:
-        """Time-driven work: resolutions, ends of cooldowns; forgets idle keys."""
-        now = self.now()
+    def tick(self, *, caught_up: bool = True) -> list[Alert]:
+        """Time-driven work: resolutions, ends of cooldowns; forgets idle keys.
+
+        ``caught_up``: nothing older than what was handled is waiting on the bus, so time
+        moves on to the clock. While a backlog is drained (False), time is only what its
+        mentions say."""
+        now = self._move_to(self._clock.now()) if caught_up else self.now()
         out: list[Alert] = []
         for name, key in list(self._keys.items()):
             out.extend(key.advance(now))
@@ -88,13 +94,20 @@ class RulesEngine:
     def restore(self, alerts: Iterable[Alert]) -> None:
         """Rebuild the episodes from the ``alerts`` topic's history (oldest first), so a
         restarted process continues firing episodes instead of opening new ones, and keeps
-        cooldowns. Emits nothing. Alerts of rules no longer configured are ignored."""
-        now = self.now()
+        cooldowns. Emits nothing. Alerts of rules no longer configured are ignored.
+        Episodes are restored as of the clock (a firing one is taken to hold until then);
+        the engine's own time still starts from the mentions that follow."""
+        now = self._clock.now()
         for alert in alerts:
             rule = self.ruleset.get(alert.rule)
             if rule is None or not rule.applies_to(alert.brand):
                 continue
             self._key(rule, alert.brand).restore(alert, now)
+
+    def _move_to(self, instant: datetime) -> datetime:
+        if self._now is None or instant > self._now:
+            self._now = instant
+        return self._now
 
     @property
     def firing(self) -> list[Alert]:

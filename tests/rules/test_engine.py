@@ -87,3 +87,49 @@ def test_restore_emits_nothing_and_a_later_episode_is_a_new_one(
     assert after.feed(mk(10, 101), mk(11, 102), mk(12, 103)) == [("firing", "acme", at(103))]
     assert after.alerts[0].episode != before.alerts[0].episode
     assert after.alerts[0].fingerprint == before.alerts[0].fingerprint
+
+
+def test_a_backlog_is_judged_at_the_times_its_mentions_were_published(
+    ruleset: RuleSet, mk: MakeMention
+) -> None:
+    """After a stall the clock is 40 minutes past a burst still waiting on the bus. Drained
+    before the stream has caught up, the burst pages (late); once caught up, the clock
+    moves time on and resolves it."""
+    d = Driver(ruleset)
+    d.clock.set(at(40))
+    out: list[Alert] = []
+    for m in (mk(1, 0), mk(2, 1), mk(3, 2), mk(4, 3)):
+        out += d.engine.on_mention(m)
+        out += d.engine.tick(caught_up=False)
+    assert [(a.state, a.at) for a in out] == [(AlertState.FIRING, at(2))]
+    assert d.engine.now() == at(3)
+    # caught up: minute 1 left the window at 11, resolve_after (10m) ends at 21
+    assert [(a.state, a.at) for a in d.engine.tick()] == [(AlertState.RESOLVED, at(21))]
+    assert d.engine.now() == at(40)
+
+
+def test_ticks_as_if_caught_up_would_lose_a_backlogged_burst(
+    ruleset: RuleSet, mk: MakeMention
+) -> None:
+    """What `caught_up` guards against: with the clock standing for event time, every
+    mention of the backlog is already outside its window."""
+    d = Driver(ruleset)
+    d.clock.set(at(40))
+    out: list[Alert] = []
+    for m in (mk(1, 0), mk(2, 1), mk(3, 2), mk(4, 3)):
+        out += d.engine.tick()
+        out += d.engine.on_mention(m)
+    assert out == []
+
+
+def test_time_never_goes_back_and_a_late_mention_counts_where_it_belongs(
+    ruleset: RuleSet, mk: MakeMention
+) -> None:
+    d = Driver(ruleset)
+    d.clock.set(at(5))
+    assert d.engine.tick() == [] and d.engine.now() == at(5)
+    d.engine.on_mention(mk(1, 4))  # older than now: counted at 4, now stays at 5
+    assert d.engine.now() == at(5)
+    d.engine.on_mention(mk(2, 5))
+    (fired,) = d.engine.on_mention(mk(3, 6))
+    assert fired.state is AlertState.FIRING and fired.at == at(6)

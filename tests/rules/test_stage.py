@@ -58,7 +58,9 @@ class _FlakyProducer(Producer):
         self._inner.close()
 
 
-def setup(bus: EmbeddedBus, ruleset: RuleSet, clock: ManualClock) -> StageLoop:
+def setup(
+    bus: EmbeddedBus, ruleset: RuleSet, clock: ManualClock, max_records: int = 500
+) -> StageLoop:
     bus.ensure_topics([TopicSpec(t, 1) for t in (topics.ENRICHED, topics.ALERTS, topics.DLQ)])
     engine = RulesEngine(ruleset, clock)
     return StageLoop(
@@ -69,6 +71,7 @@ def setup(bus: EmbeddedBus, ruleset: RuleSet, clock: ManualClock) -> StageLoop:
         rules_handler(engine),
         tick=rules_ticker(engine),
         initial_backoff=0.01,
+        max_records=max_records,
     )
 
 
@@ -139,6 +142,24 @@ def test_a_resolution_ticked_during_a_failed_batch_is_sent_with_its_retry(
     bus.failures = 1
     assert loop.run_once(0.1) == 0
     assert loop.run_once(0.1) == 1
+    states = [decode(m.value, Alert).state for m in read(bus, topics.ALERTS)]
+    assert states == [AlertState.FIRING, AlertState.RESOLVED]
+    loop.close()
+
+
+def test_a_burst_waiting_on_the_bus_after_a_stall_still_pages(
+    rules_from: Callable[[str], RuleSet], mk: MakeMention
+) -> None:
+    """The stage was down for 40 minutes while a burst reached the bus. Read back two
+    records a turn, with a tick after each, it fires at the burst's time; the first empty
+    poll lets the wall clock resolve it."""
+    bus, clock = EmbeddedBus(), ManualClock(at(40))
+    loop = setup(bus, rules_from(RULES), clock, max_records=2)
+    publish(bus, mk(1, 0), mk(2, 1), mk(3, 2), mk(4, 3))
+    assert loop.run_once(0.01) == 2 and loop.run_once(0.01) == 2
+    (fired,) = [decode(m.value, Alert) for m in read(bus, topics.ALERTS)]
+    assert fired.state is AlertState.FIRING and fired.at == at(2)
+    assert loop.run_once(0.01) == 0
     states = [decode(m.value, Alert).state for m in read(bus, topics.ALERTS)]
     assert states == [AlertState.FIRING, AlertState.RESOLVED]
     loop.close()
