@@ -100,6 +100,10 @@ class _NoveltyAdapter:
         return float(self._inner.update(value, timestamp).score)
 
 
+Scored = dict[str, list[float]]
+"""A detector's score per row, per file."""
+
+
 def stormwatch_factory(**options: Any) -> DetectorFactory | str:
     """The stormwatch detector's factory, or why it cannot be had (imported lazily, so
     the bench runs without ``enrich``): ``enrich.velocity``'s calibrated
@@ -172,9 +176,7 @@ def _option(text: str) -> tuple[str, Any]:
         return key, value
 
 
-def _row(
-    name: str, scopes: tuple[Corpus, Corpus], results: dict[str, list[float]], seconds: str
-) -> str:
+def _row(name: str, scopes: tuple[Corpus, Corpus], results: Scored, seconds: str) -> str:
     cells = []
     for scope in scopes:
         for profile in PROFILES:
@@ -184,7 +186,7 @@ def _row(
 
 def _print_published(
     results: Path, corpus: Corpus, parts: tuple[Corpus, Corpus, Corpus], header: str
-) -> list[tuple[str, dict[str, list[float]]]]:
+) -> list[tuple[str, Scored]]:
     """Score NAB's published per-row results on this copy, with this bench's scorer;
     returns the detectors it could score, with their rows."""
     tweets, part_a, part_b = parts
@@ -196,7 +198,7 @@ def _print_published(
     )
     print(f"{'detector':<28}{'whole copy':^20}   {SUBSET + ' only':^20}")
     print(f"{'':<28}{header}")
-    scored: list[tuple[str, dict[str, list[float]]]] = []
+    scored: list[tuple[str, Scored]] = []
     for folder in sorted(p for p in results.iterdir() if p.is_dir()):
         try:
             results_of = load_published(results, folder.name, corpus)
@@ -213,7 +215,7 @@ def _print_published(
     return scored
 
 
-def _print_categories(corpus: Corpus, scored: list[tuple[str, dict[str, list[float]]]]) -> None:
+def _print_categories(corpus: Corpus, scored: list[tuple[str, Scored]]) -> None:
     """Standard-profile score per category, each detector at its whole-copy threshold:
     where a detector gains and loses. Categories without a window are left out."""
     profile = corpus.profiles[PROFILES[0]]
@@ -233,22 +235,20 @@ def _print_categories(corpus: Corpus, scored: list[tuple[str, dict[str, list[flo
 
 
 def _print_sureness(
-    title: str,
-    scopes: list[tuple[str, Corpus]],
-    pair: tuple[dict[str, list[float]], dict[str, list[float]]],
-    resamples: int,
+    title: str, rows: list[tuple[str, Corpus, tuple[Scored, Scored]]], resamples: int
 ) -> None:
-    """The first detector of ``pair`` minus the second per scope and profile, with the
-    95 % interval of a paired bootstrap over files (`bench.nab.paired_bootstrap`)."""
+    """Per row (label, scope, pair): the pair's first detector minus its second in each
+    profile, with the 95 % interval of a paired bootstrap over the scope's files
+    (`bench.nab.paired_bootstrap`)."""
     print(
         f"\nhow sure: {title}, with a 95 % interval (files drawn with replacement "
         f"{resamples:,} times, the same draw for both; thresholds optimised per scope)"
     )
     names = {"standard": "std", "reward_low_FP_rate": "lowFP", "reward_low_FN_rate": "lowFN"}
-    print(f"{'scope':<28}" + "".join(f"{names.get(p, p):^24}" for p in PROFILES))
-    for label, scope in scopes:
+    print(f"{'':<36}" + "".join(f"{names.get(p, p):^24}" for p in PROFILES))
+    for label, scope, pair in rows:
         if not scope.window_count:
-            print(f"{label:<28}(no window to score)")
+            print(f"{label:<36}(no window to score)")
             continue
         cells = []
         for name in PROFILES:
@@ -259,10 +259,29 @@ def _print_sureness(
             ]
             d = paired_bootstrap(*gains, resamples=resamples)
             cells.append(f"{d.estimate:+6.1f} [{d.low:+6.1f}, {d.high:+6.1f}]")
-        print(f"{label:<28}" + "".join(f"{cell:^24}" for cell in cells))
+        print(f"{label:<36}" + "".join(f"{cell:^24}" for cell in cells))
 
 
-def main(argv: list[str] | None = None) -> int:
+def _print_published_leads(
+    published: list[tuple[str, Scored]], baseline: Scored | None, corpus: Corpus, resamples: int
+) -> None:
+    """How sure each published detector's lead over this bench's Windowed Gaussian is, on
+    the whole copy and on realTweets: the yardstick for what a "clear" lead can be."""
+    if not resamples or baseline is None:
+        return
+    tweets = corpus.select(SUBSET)
+    _print_sureness(
+        "each published detector minus this bench's Windowed Gaussian",
+        [
+            (f"{name}, {label}", scope, (results, baseline))
+            for name, results in published
+            for label, scope in (("whole copy", corpus), (SUBSET, tweets))
+        ],
+        resamples,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NAB tree")
     parser.add_argument(
@@ -285,8 +304,14 @@ def main(argv: list[str] | None = None) -> int:
         default=2000,
         metavar="N",
         help="bootstrap draws for the 'how sure' intervals: the stormwatch detector's lead "
-        "over Windowed Gaussian, and overrides against the defaults (default 2000; 0: none)",
+        "over Windowed Gaussian, overrides against the defaults, and each published "
+        "detector's lead over Windowed Gaussian (default 2000; 0: none)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.resamples < 0:
         parser.error("--resamples must not be negative")
@@ -311,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         ("  ref: novelty rises-only", novelty_factory(**{**options, "two_sided": False})),
         ("  ref: EWMA z/Poisson", ewma_factory()),
     ]
-    scored: list[tuple[str, dict[str, list[float]]]] = []
+    scored: list[tuple[str, Scored]] = []
     for name, factory in detectors:
         if isinstance(factory, str):
             print(f"{name}: unavailable ({factory})")
@@ -337,28 +362,32 @@ def main(argv: list[str] | None = None) -> int:
     rows = dict(scored)
     ours = rows.get("stormwatch detector")
     if args.resamples and ours is not None and "Windowed Gaussian" in rows:
+        pair = (ours, rows["Windowed Gaussian"])
         _print_sureness(
             "stormwatch detector minus Windowed Gaussian",
-            [("whole copy", corpus), (f"{SUBSET} only", tweets)],
-            (ours, rows["Windowed Gaussian"]),
+            [("whole copy", corpus, pair), (f"{SUBSET} only", tweets, pair)],
             args.resamples,
         )
     defaults = novelty_factory()
     if args.resamples and ours is not None and options and not isinstance(defaults, str):
+        pair = (ours, run_detector(corpus, defaults))
         _print_sureness(
             "stormwatch detector with " + " ".join(args.stormwatch) + " minus its defaults",
             [
-                ("whole copy", corpus),
-                (f"{SUBSET} only", tweets),
-                ("half A", part_a),
-                ("half B", part_b),
+                ("whole copy", corpus, pair),
+                (f"{SUBSET} only", tweets, pair),
+                ("half A", part_a, pair),
+                ("half B", part_b, pair),
             ],
-            (ours, run_detector(corpus, defaults)),
             args.resamples,
         )
 
     if args.published_results is not None:
-        scored += _print_published(args.published_results, corpus, (tweets, part_a, part_b), header)
+        published = _print_published(
+            args.published_results, corpus, (tweets, part_a, part_b), header
+        )
+        scored += published
+        _print_published_leads(published, rows.get("Windowed Gaussian"), corpus, args.resamples)
     _print_categories(corpus, scored)
 
     print("\npublished (NAB's full 58-file corpus, not this copy):")

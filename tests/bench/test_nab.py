@@ -515,9 +515,17 @@ def test_bench_command_scores_published_results_beside_its_own(
     assert len(sure) == 2
     for k, line in enumerate(sure):
         assert line.startswith(("whole copy", "realTweets only"))
-        estimates = [float(x) for x in line[28:].replace("[", " ").split()[::3]]
+        estimates = [float(x) for x in line[36:].replace("[", " ").split()[::3]]
         expected = [float(ours[3 * k + j]) - float(baseline[3 * k + j]) for j in range(3)]
         assert estimates == pytest.approx(expected, abs=0.11)
+    # and each published detector's lead over Windowed Gaussian: here 100 minus its scores
+    leads = [line for line in out if line.startswith("perfect, ")]
+    assert [line.split(",")[1].split()[0] for line in leads] == ["whole", "realTweets"]
+    for k, line in enumerate(leads):
+        estimates = [float(x) for x in line[36:].replace("[", " ").split()[::3]]
+        assert estimates == pytest.approx(
+            [100 - float(baseline[3 * k + j]) for j in range(3)], abs=0.11
+        )
     with pytest.raises(SystemExit, match="is not a folder"):
         spikes.main(["--data", str(data), "--published-results", str(tmp_path / "none")])
     # an override equal to the default: the comparison with the defaults is exactly 0
