@@ -1,15 +1,17 @@
 """The rules engine: routes each enriched mention to the (rule, brand) keys it concerns and
 collects the alerts their lifecycles emit.
 
-Pure (STYLE 4): no I/O and no wall clock of its own. Time is event time: "now" is the
-latest ``published_at`` seen, moved on to the clock by every `tick` made once the stream
-has caught up (nothing older waiting on the bus), so that quiet periods still resolve
-episodes. A backlog (a stall, a restart, a replay) is therefore judged at the times its
-mentions were published: a burst in it pages, late, instead of falling outside every
-window because the wall clock has moved on. Mentions count by distinct mention id (the
-bus is at-least-once).
-Memory is bounded: each key holds at most its window's mentions (and at most
-``max_mentions_per_key``), and idle keys with empty windows are dropped on `tick`.
+Pure (STYLE 4): no I/O and no wall clock of its own. Time is event time, kept per (rule,
+brand) key: a key's "now" is the newest ``published_at`` of its own mentions, brought
+forward to no less than the stream's newest minus ``max_lag``, and to the clock by every
+`tick` made once the stream has caught up (nothing older waiting on the bus), so that
+quiet periods resolve episodes. So a backlog (a stall, a restart, a replay) is judged at
+the times its mentions were published: a burst in it pages, late, instead of falling
+outside every window because the wall clock has moved on; and a brand whose partition is
+read up to ``max_lag`` behind another's loses none of its window. Mentions count by
+distinct mention id (the bus is at-least-once). Memory is bounded: each key holds at most
+its window's mentions (and at most ``max_mentions_per_key``), and idle keys with empty
+windows are dropped on `tick`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ class RulesEngine:
     * A mention published more than ``max_future`` after the clock (a source's bad
       timestamp) counts as published at ``clock.now() + max_future``, so one bad date
       cannot fast-forward every window.
+    * ``max_lag``: how far a key's time may trail the stream's newest mention. Larger, a
+      brand read further behind the others (one partition's batch of a backlog ahead of
+      another's) still has its whole window; smaller, a quiet brand's episode resolves
+      sooner while the stream never pauses (once it pauses, the clock resolves it).
     """
 
     def __init__(
@@ -43,29 +49,39 @@ class RulesEngine:
         clock: Clock,
         *,
         max_future: timedelta = timedelta(minutes=5),
+        max_lag: timedelta = timedelta(minutes=15),
         max_mentions_per_key: int = 100_000,
     ) -> None:
         self.ruleset = ruleset
         self._clock = clock
         self._max_future = max_future
+        self._max_lag = max_lag
         self._max_mentions = max_mentions_per_key
-        self._now: datetime | None = None
+        self._newest: datetime | None = None
+        """The newest event time seen (after the ``max_future`` bound)."""
+        self._caught_up_at: datetime | None = None
+        """The clock at the latest `tick` made with the stream caught up."""
         self._keys: dict[Key, KeyState] = {}
         self._by_brand: dict[str, tuple[Rule, ...]] = {}
 
     def now(self) -> datetime:
-        """Event-time now: the latest mention seen or the clock of the latest caught-up
-        `tick`, whichever is later (the clock itself before either)."""
-        return self._now if self._now is not None else self._clock.now()
+        """The stream's time: its newest mention or the clock of the latest caught-up
+        `tick`, whichever is later (the clock itself before either). A key's own time may
+        trail it by up to ``max_lag``."""
+        known = [t for t in (self._newest, self._caught_up_at) if t is not None]
+        return max(known) if known else self._clock.now()
 
     def on_mention(self, mention: EnrichedMention) -> list[Alert]:
         """Count one mention in every rule that applies to its brand; the alerts it causes
         (and resolutions of its keys that were due before it)."""
         at = min(mention.mention.published_at, self._clock.now() + self._max_future)
-        now = self._move_to(at)
+        if self._newest is None or at > self._newest:
+            self._newest = at
+        floor = self._floor()
         out: list[Alert] = []
         for rule in self._rules_for(mention.brand):
             key = self._key(rule, mention.brand)
+            now = key.move_to(at if floor is None else max(at, floor))
             out.extend(key.advance(now))
             out.extend(key.observe(mention, at, now))
         return out
@@ -73,13 +89,18 @@ class RulesEngine:
     def tick(self, *, caught_up: bool = True) -> list[Alert]:
         """Time-driven work: resolutions, ends of cooldowns; forgets idle keys.
 
-        ``caught_up``: nothing older than what was handled is waiting on the bus, so time
-        moves on to the clock. While a backlog is drained (False), time is only what its
-        mentions say."""
-        now = self._move_to(self._clock.now()) if caught_up else self.now()
+        ``caught_up``: nothing older than what was handled is waiting on the bus, so every
+        key's time moves on to the clock. While a backlog is drained (False), time is only
+        what its mentions say."""
+        if caught_up:
+            clock = self._clock.now()
+            if self._caught_up_at is None or clock > self._caught_up_at:
+                self._caught_up_at = clock
+        floor = self._floor()
         out: list[Alert] = []
         for name, key in list(self._keys.items()):
-            out.extend(key.advance(now))
+            if floor is not None:
+                out.extend(key.advance(key.move_to(floor)))
             if key.idle:
                 del self._keys[name]
         out.sort(key=lambda a: a.at)
@@ -104,10 +125,12 @@ class RulesEngine:
                 continue
             self._key(rule, alert.brand).restore(alert, now)
 
-    def _move_to(self, instant: datetime) -> datetime:
-        if self._now is None or instant > self._now:
-            self._now = instant
-        return self._now
+    def _floor(self) -> datetime | None:
+        """The earliest time any key may be at: the newest mention less ``max_lag``, or the
+        clock of the latest caught-up tick, whichever is later (None before either)."""
+        lagging = self._newest - self._max_lag if self._newest is not None else None
+        known = [t for t in (lagging, self._caught_up_at) if t is not None]
+        return max(known, default=None)
 
     @property
     def firing(self) -> list[Alert]:

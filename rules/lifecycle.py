@@ -49,8 +49,16 @@ class KeyState:
         """While firing: when to ask the state again (`Check.recheck_at`)."""
         self.rises_at: datetime | None = None
         """While idle: when the condition may become met with time alone (rare)."""
+        self.now: datetime | None = None
+        """The key's event time: it only moves forward (`move_to`)."""
 
     # -- time and events ----------------------------------------------------------------
+    def move_to(self, instant: datetime) -> datetime:
+        """The key's time after moving forward to ``instant`` (never back)."""
+        if self.now is None or instant > self.now:
+            self.now = instant
+        return self.now
+
     def advance(self, now: datetime) -> list[Alert]:
         """Move to ``now`` (call before `observe` with the same ``now``): take every
         time-driven step due by then, each at its own instant: a recheck, a resolution,

@@ -4,16 +4,22 @@ the alerts topic's history instead of opening new episodes."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 
-from core.records import Alert, AlertState
+from core.records import Alert, AlertState, EnrichedMention
 from rules.schema import RuleSet
 from tests.rules.support import Driver, MakeMention, at
 
 RULES = """
 rules:
   - {name: acme-volume, type: volume, brands: [acme], window: 10m, threshold: 3, cooldown: 30m}
+"""
+
+STAR = """
+rules:
+  - {name: volume, type: volume, brands: "*", window: 10m, threshold: 3}
 """
 
 
@@ -133,3 +139,50 @@ def test_time_never_goes_back_and_a_late_mention_counts_where_it_belongs(
     d.engine.on_mention(mk(2, 5))
     (fired,) = d.engine.on_mention(mk(3, 6))
     assert fired.state is AlertState.FIRING and fired.at == at(6)
+
+
+def _drain(d: Driver, *mentions: EnrichedMention) -> list[tuple[str, str, datetime]]:
+    """Feed a backlog as the stage drains it: no tick is a caught-up one."""
+    out: list[Alert] = []
+    for m in mentions:
+        out += d.engine.on_mention(m)
+        out += d.engine.tick(caught_up=False)
+    return [(a.state.value, a.brand, a.at) for a in out]
+
+
+def test_a_brand_read_behind_the_others_keeps_its_window(
+    rules_from: Callable[[str], RuleSet], mk: MakeMention
+) -> None:
+    """A backlog read one partition's batch at a time: globex's batch runs 12 minutes
+    ahead of acme's, yet acme's burst is judged in its own time."""
+    d = Driver(rules_from(STAR))
+    d.clock.set(at(60))
+    assert _drain(d, mk(1, 20, brand="globex"), mk(2, 22, brand="globex")) == []
+    fired = _drain(d, mk(3, 8), mk(4, 9), mk(5, 10))
+    assert fired == [("firing", "acme", at(10))]
+
+
+def test_a_brand_read_more_than_max_lag_behind_is_judged_at_that_lag(
+    rules_from: Callable[[str], RuleSet], mk: MakeMention
+) -> None:
+    d = Driver(rules_from(STAR))
+    d.clock.set(at(60))
+    _drain(d, mk(1, 40, brand="globex"))
+    # acme's time is at least 40 - 15 = 25: its burst at 0-2 is outside the window (15, 25]
+    assert _drain(d, mk(3, 0), mk(4, 1), mk(5, 2)) == []
+    assert _drain(d, mk(6, 20), mk(7, 21), mk(8, 22)) == [("firing", "acme", at(25))]
+
+
+def test_a_quiet_brand_resolves_while_the_stream_never_pauses(
+    rules_from: Callable[[str], RuleSet], mk: MakeMention
+) -> None:
+    """No poll comes back empty, so the clock never stands in: acme's episode resolves when
+    the stream's newest mention is max_lag past its resolution (due at 20)."""
+    d = Driver(rules_from(STAR))
+    d.clock.set(at(0))
+    assert _drain(d, mk(1, 0), mk(2, 1), mk(3, 2)) == [("firing", "acme", at(2))]
+    busy = [mk(10 + n, n, brand="globex") for n in range(3, 36)]
+    d.clock.set(at(35))
+    assert [a for a in _drain(d, *busy[:-1]) if a[1] == "acme"] == []  # newest: 34
+    assert [a for a in _drain(d, busy[-1]) if a[1] == "acme"] == [("resolved", "acme", at(20))]
+    assert d.engine.now() == at(35)
