@@ -49,10 +49,9 @@ def alerting_handler(pipeline: AlertingPipeline) -> Handler:
 
 
 def alerting_ticker(pipeline: AlertingPipeline) -> Ticker:
-    """Due retries -> deliveries -> log records, on every loop turn (deliveries run on the
-    wall clock, caught up or not)."""
+    """Due retries -> deliveries -> log records, on every loop turn."""
 
-    def tick(caught_up: bool) -> Iterable[Out]:
+    def tick() -> Iterable[Out]:
         return [_out(record) for record in pipeline.on_tick()]
 
     return tick

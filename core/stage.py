@@ -51,10 +51,8 @@ Handler = Callable[[Sequence[Message]], Iterable[Out | Reject]]
 """Processes one batch; returns what to produce and what to reject, in any order.
 It must not have side effects that cannot be repeated: a batch may be handled again."""
 
-Ticker = Callable[[bool], Iterable[Out]]
-"""Called on every loop turn, even when nothing arrived (time-driven work), with whether
-the stage has caught up with its topics: True when this turn's poll came back empty, so
-nothing older is waiting and the wall clock may stand for event time."""
+Ticker = Callable[[], Iterable[Out]]
+"""Called on every loop turn, even when nothing arrived (time-driven work)."""
 
 
 class StageLoop:
@@ -105,18 +103,16 @@ class StageLoop:
         Raises nothing for transient failures: they are logged and the work is kept for
         the next turn (see `backoff`). A batch whose handler succeeded is not handled
         again when only producing its output failed: the output is kept and re-sent."""
-        caught_up = False
         try:
             if not self._batch and not self._outbox:
                 # a broker that is down or restarting: polling again later is the remedy
                 self._batch = self._consumer.poll(timeout=timeout, max_records=self._max_records)
                 self._handled = False
-                caught_up = not self._batch
             if self._batch and not self._handled:
                 self._outbox.extend(self._handler(self._batch))
                 self._handled = True
             if self._tick is not None:
-                self._outbox.extend(self._tick(caught_up))
+                self._outbox.extend(self._tick())
             self._send(self._outbox)
         except Exception as exc:  # transient by contract: retry
             self._failures += 1

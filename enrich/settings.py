@@ -25,7 +25,6 @@ Example (every key is optional; these are the defaults unless noted)::
         retention: 30m
         min_baseline: 0.5
         max_future: 5m
-        max_lag: 15m
         clip: null
 """
 
@@ -91,11 +90,6 @@ class VelocitySettings(_Model):
     max_future: Duration = timedelta(minutes=5)
     """A mention dated later than the clock plus this (a wrong time zone at the source)
     counts as published now + this."""
-    max_lag: Duration = timedelta(minutes=15)
-    """How far a brand's time may trail the newest mention of any brand: a brand whose
-    mentions are read up to this far behind the others' (one partition's batch of a
-    backlog ahead of another's, a slower source) is counted in its own time; further
-    behind, at the newest time less this (0: every brand at the newest time)."""
     clip: float | None = Field(default=None, gt=0)
     """If set, a window count more than ``clip`` deviations above the baseline teaches the
     baseline only that much, so a long spike stays visible longer; but a lasting change of
@@ -106,13 +100,6 @@ class VelocitySettings(_Model):
     def _positive(cls, v: timedelta) -> timedelta:
         if v.total_seconds() < 1:
             raise ValueError("must be at least 1s")
-        return v
-
-    @field_validator("max_future", "max_lag")
-    @classmethod
-    def _not_negative(cls, v: timedelta) -> timedelta:
-        if v < timedelta(0):
-            raise ValueError("must not be negative")
         return v
 
     @model_validator(mode="after")

@@ -327,13 +327,10 @@ class BrandVelocity:
 class VelocityTracker:
     """Velocity of every brand, with the stage's notion of now.
 
-    "Now" is event time: for each brand, its newest mention, but no earlier than the
-    newest mention of any brand (the watermark) less ``max_lag``. So a backfill at start-up
-    and a replay of old data train the baseline exactly as live traffic would, and a brand
-    read behind the others (a backlog is read one partition's batch at a time) is not
-    judged at a time its own mentions have not reached yet. The wall clock only bounds the
-    future: a mention dated more than ``max_future`` after it is taken as published at
-    that bound.
+    "Now" is the latest event time seen (the watermark), so a backfill at start-up and a
+    replay of old data train the baseline exactly as live traffic would; the wall clock
+    only bounds the future: a mention dated more than ``max_future`` after it is taken as
+    published at that bound.
     """
 
     def __init__(self, settings: VelocitySettings) -> None:
@@ -356,8 +353,7 @@ class VelocityTracker:
             self._watermark = event
         # Event time only: a backfill replayed at start-up must train the baseline as if
         # it were live, which wall-clock "now" would prevent (every bucket already closed).
-        # The brand keeps its own time (`BrandVelocity` never goes back), within max_lag.
-        now = max(event, self._watermark - self._settings.max_lag)
+        now = self._watermark
         state = self._brands.get(brand)
         if state is None:
             state = self._brands[brand] = BrandVelocity(self._settings)

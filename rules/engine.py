@@ -2,9 +2,9 @@
 collects the alerts their lifecycles emit.
 
 Pure (STYLE 4): no I/O and no wall clock of its own. Time is event time, kept per (rule,
-brand) key: a key's "now" is the newest ``published_at`` of its own mentions, brought
-forward to no less than the stream's newest minus ``max_lag``, and to the clock by every
-`tick` made once the stream has caught up (nothing older waiting on the bus), so that
+brand) key: a key's "now" is the newest ``published_at`` of its own mentions, but no less
+than the stream's newest minus ``max_lag``; once no newer mention has come for
+``idle_after`` on the clock, every key moves on with the clock (less ``idle_after``), so
 quiet periods resolve episodes. So a backlog (a stall, a restart, a replay) is judged at
 the times its mentions were published: a burst in it pages, late, instead of falling
 outside every window because the wall clock has moved on; and a brand whose partition is
@@ -40,7 +40,13 @@ class RulesEngine:
     * ``max_lag``: how far a key's time may trail the stream's newest mention. Larger, a
       brand read further behind the others (one partition's batch of a backlog ahead of
       another's) still has its whole window; smaller, a quiet brand's episode resolves
-      sooner while the stream never pauses (once it pauses, the clock resolves it).
+      sooner while newer mentions never stop coming.
+    * ``idle_after``: how long without a newer mention before the clock stands in for
+      event time. Longer, a backlog whose stages hand on batches more slowly than this
+      is still judged in event time; shorter, a quiet period's resolutions come sooner.
+      A mention older than the clock then is late: it counts where its windows reach.
+    * Both 0: "now" is the newest mention or the clock, whichever is later (replays of a
+      complete, ordered sample).
     """
 
     def __init__(
@@ -50,25 +56,28 @@ class RulesEngine:
         *,
         max_future: timedelta = timedelta(minutes=5),
         max_lag: timedelta = timedelta(minutes=15),
+        idle_after: timedelta = timedelta(seconds=30),
         max_mentions_per_key: int = 100_000,
     ) -> None:
         self.ruleset = ruleset
         self._clock = clock
         self._max_future = max_future
         self._max_lag = max_lag
+        self._idle_after = idle_after
         self._max_mentions = max_mentions_per_key
         self._newest: datetime | None = None
         """The newest event time seen (after the ``max_future`` bound)."""
-        self._caught_up_at: datetime | None = None
-        """The clock at the latest `tick` made with the stream caught up."""
+        self._newest_since: datetime | None = None
+        """The clock when ``_newest`` last rose."""
         self._keys: dict[Key, KeyState] = {}
         self._by_brand: dict[str, tuple[Rule, ...]] = {}
 
     def now(self) -> datetime:
-        """The stream's time: its newest mention or the clock of the latest caught-up
-        `tick`, whichever is later (the clock itself before either). A key's own time may
-        trail it by up to ``max_lag``."""
-        known = [t for t in (self._newest, self._caught_up_at) if t is not None]
+        """The stream's time: its newest mention, or the clock less ``idle_after`` once
+        no newer one has come for that long. A key's own time may trail it by up to
+        ``max_lag``."""
+        idle = self._idle_time()
+        known = [t for t in (self._newest, idle) if t is not None]
         return max(known) if known else self._clock.now()
 
     def on_mention(self, mention: EnrichedMention) -> list[Alert]:
@@ -76,7 +85,7 @@ class RulesEngine:
         (and resolutions of its keys that were due before it)."""
         at = min(mention.mention.published_at, self._clock.now() + self._max_future)
         if self._newest is None or at > self._newest:
-            self._newest = at
+            self._newest, self._newest_since = at, self._clock.now()
         floor = self._floor()
         out: list[Alert] = []
         for rule in self._rules_for(mention.brand):
@@ -86,16 +95,8 @@ class RulesEngine:
             out.extend(key.observe(mention, at, now))
         return out
 
-    def tick(self, *, caught_up: bool = True) -> list[Alert]:
-        """Time-driven work: resolutions, ends of cooldowns; forgets idle keys.
-
-        ``caught_up``: nothing older than what was handled is waiting on the bus, so every
-        key's time moves on to the clock. While a backlog is drained (False), time is only
-        what its mentions say."""
-        if caught_up:
-            clock = self._clock.now()
-            if self._caught_up_at is None or clock > self._caught_up_at:
-                self._caught_up_at = clock
+    def tick(self) -> list[Alert]:
+        """Time-driven work: resolutions, ends of cooldowns; forgets idle keys."""
         floor = self._floor()
         out: list[Alert] = []
         for name, key in list(self._keys.items()):
@@ -117,7 +118,7 @@ class RulesEngine:
         restarted process continues firing episodes instead of opening new ones, and keeps
         cooldowns. Emits nothing. Alerts of rules no longer configured are ignored.
         Episodes are restored as of the clock (a firing one is taken to hold until then);
-        the engine's own time still starts from the mentions that follow."""
+        the engine's own time still comes from the mentions that follow."""
         now = self._clock.now()
         for alert in alerts:
             rule = self.ruleset.get(alert.rule)
@@ -125,11 +126,20 @@ class RulesEngine:
                 continue
             self._key(rule, alert.brand).restore(alert, now)
 
+    def _idle_time(self) -> datetime | None:
+        """The clock less ``idle_after``, once no newer mention has come for that long
+        (None before)."""
+        clock = self._clock.now()
+        since = self._newest_since
+        if since is not None and clock - since < self._idle_after:
+            return None
+        return clock - self._idle_after
+
     def _floor(self) -> datetime | None:
-        """The earliest time any key may be at: the newest mention less ``max_lag``, or the
-        clock of the latest caught-up tick, whichever is later (None before either)."""
+        """The earliest time any key may be at: the newest mention less ``max_lag``, or
+        the idle time, whichever is later (None before either)."""
         lagging = self._newest - self._max_lag if self._newest is not None else None
-        known = [t for t in (lagging, self._caught_up_at) if t is not None]
+        known = [t for t in (lagging, self._idle_time()) if t is not None]
         return max(known, default=None)
 
     @property

@@ -4,7 +4,7 @@ line per alert (``stormwatch rules test FILE --replay SAMPLE``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from core.clock import ManualClock
 from core.records import Alert, AlertState, EnrichedMention
@@ -29,7 +29,8 @@ def replay(
     if not ordered:
         return []
     clock = ManualClock(ordered[0].mention.published_at.astimezone(UTC))
-    engine = RulesEngine(ruleset, clock)
+    # the sample is complete and ordered: no lag to allow for, no idle wait
+    engine = RulesEngine(ruleset, clock, max_lag=timedelta(0), idle_after=timedelta(0))
     out: list[Alert] = []
     for mention in ordered:
         out.extend(_tick_until(engine, clock, mention.mention.published_at))

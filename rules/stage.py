@@ -78,12 +78,11 @@ def _handle_one(engine: RulesEngine, message: Message) -> Iterable[Out | Reject]
 
 
 def rules_ticker(engine: RulesEngine) -> Ticker:
-    """The ticker: resolutions and other time-driven alerts, on every loop turn; the clock
-    moves the engine's time on only once the stage has caught up (`RulesEngine.tick`)."""
+    """The ticker: resolutions and other time-driven alerts, on every loop turn."""
     journal = _journal(engine)
 
-    def tick(caught_up: bool) -> list[Out]:
-        outs = [alert_out(a) for a in engine.tick(caught_up=caught_up)]
+    def tick() -> list[Out]:
+        outs = [alert_out(a) for a in engine.tick()]
         journal.ticked.extend(outs)
         return outs
 

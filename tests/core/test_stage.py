@@ -125,7 +125,7 @@ def test_output_is_resent_without_handling_the_batch_again_and_ticks_are_kept() 
         handled.extend(m.value for m in batch)
         return [Out("out", m.value.upper()) for m in batch]
 
-    loop = StageLoop("t", bus, "g", ["in"], handler, tick=lambda _caught_up: next(ticks, []))
+    loop = StageLoop("t", bus, "g", ["in"], handler, tick=lambda: next(ticks, []))
     assert loop.run_once(0.1) == 0 and loop.failures == 1
     assert loop.run_once(0.1) == 0 and loop.failures == 2
     assert loop.run_once(0.1) == 1 and loop.failures == 0
@@ -148,31 +148,3 @@ def test_a_poll_that_fails_is_retried_with_backoff_and_the_loop_carries_on() -> 
     assert bus.committed("g", TopicPartition("in", 0)) == 1
     loop.close()
     assert [m.value for m in bus.read_topic("out")] == [b"a"]
-
-
-def test_the_ticker_is_told_when_the_stage_has_caught_up() -> None:
-    """Caught up only on a turn whose poll came back empty: not while a backlog is read,
-    nor while a batch's output is being re-sent."""
-    bus = _FlakyBus()
-    bus.ensure_topics([TopicSpec("in", 1), TopicSpec("out", 1)])
-    with bus.producer() as p:
-        for value in (b"a", b"b", b"c"):
-            p.send("in", value)
-        p.flush()
-    told: list[bool] = []
-
-    def tick(caught_up: bool) -> list[Out]:
-        told.append(caught_up)
-        return []
-
-    def handler(batch: Sequence[Message]) -> list[Out]:
-        return [Out("out", m.value) for m in batch]
-
-    loop = StageLoop("t", bus, "g", ["in"], handler, tick=tick, max_records=2)
-    assert loop.run_once(0.01) == 2
-    bus.flushes = 1
-    assert loop.run_once(0.01) == 0 and loop.failures == 1
-    assert loop.run_once(0.01) == 1
-    assert loop.run_once(0.01) == 0
-    assert told == [False, False, False, True]
-    loop.close()

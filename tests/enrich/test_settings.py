@@ -37,7 +37,6 @@ velocity:
   half_life: 2h
   warmup: 10m
   retention: 1h
-  max_lag: 20m
   clip: 5
 """
     )
@@ -45,7 +44,7 @@ velocity:
     assert settings.languages == ("de", "en") and settings.reach.shares == 5
     v = settings.velocity
     assert v.window == timedelta(minutes=2) and v.buckets_per_window == 4
-    assert v.warmup_steps == 20 and v.max_lag == timedelta(minutes=20)
+    assert v.warmup_steps == 20
     # half-life of 2h at 30s steps: 240 steps halve the weight
     assert (1 - v.alpha) ** 240 == pytest.approx(0.5)
 
@@ -56,7 +55,6 @@ velocity:
         ("velocity:\n  bucket: 1m\n  window: 150s\n", "stormwatch.yaml:1: velocity: "),
         ("velocity:\n  window: 150s\n", "must be a multiple of bucket"),
         ("velocity:\n  window: 1h\n", "retention"),
-        ("velocity:\n  max_lag: -5m\n", "velocity.max_lag: "),
         ("\nvelocity:\n  bucket: soon\n", "stormwatch.yaml:3: velocity.bucket: "),
         ("languages: [en, xx]\n", "stormwatch.yaml:1: languages: Value error, unknown language"),
         ("languages: []\n", "at least one language"),

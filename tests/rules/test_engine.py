@@ -4,11 +4,12 @@ the alerts topic's history instead of opening new episodes."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
 from core.records import Alert, AlertState, EnrichedMention
+from rules.engine import RulesEngine
 from rules.schema import RuleSet
 from tests.rules.support import Driver, MakeMention, at
 
@@ -99,54 +100,38 @@ def test_a_backlog_is_judged_at_the_times_its_mentions_were_published(
     ruleset: RuleSet, mk: MakeMention
 ) -> None:
     """After a stall the clock is 40 minutes past a burst still waiting on the bus. Drained
-    before the stream has caught up, the burst pages (late); once caught up, the clock
-    moves time on and resolves it."""
+    in its own time, the burst pages (late); once no newer mention has come for
+    idle_after (30 s), the clock moves time on and resolves it."""
     d = Driver(ruleset)
     d.clock.set(at(40))
-    out: list[Alert] = []
-    for m in (mk(1, 0), mk(2, 1), mk(3, 2), mk(4, 3)):
-        out += d.engine.on_mention(m)
-        out += d.engine.tick(caught_up=False)
-    assert [(a.state, a.at) for a in out] == [(AlertState.FIRING, at(2))]
+    assert _drain(d, mk(1, 0), mk(2, 1), mk(3, 2), mk(4, 3)) == [("firing", "acme", at(2))]
     assert d.engine.now() == at(3)
-    # caught up: minute 1 left the window at 11, resolve_after (10m) ends at 21
+    d.clock.advance(29)
+    assert d.engine.tick() == []
+    d.clock.advance(1)
+    # minute 1 left the window at 11, resolve_after (10m) ends at 21
     assert [(a.state, a.at) for a in d.engine.tick()] == [(AlertState.RESOLVED, at(21))]
-    assert d.engine.now() == at(40)
+    assert d.engine.now() == at(40), "the clock (40:30) less idle_after"
 
 
-def test_ticks_as_if_caught_up_would_lose_a_backlogged_burst(
+def test_with_the_clock_standing_in_at_once_a_backlogged_burst_is_lost(
     ruleset: RuleSet, mk: MakeMention
 ) -> None:
-    """What `caught_up` guards against: with the clock standing for event time, every
-    mention of the backlog is already outside its window."""
+    """What ``idle_after`` guards against (the replay's settings, right only when the
+    clock follows the mentions): every mention of the backlog is outside its window."""
     d = Driver(ruleset)
+    d.engine = RulesEngine(ruleset, d.clock, max_lag=timedelta(0), idle_after=timedelta(0))
     d.clock.set(at(40))
-    out: list[Alert] = []
-    for m in (mk(1, 0), mk(2, 1), mk(3, 2), mk(4, 3)):
-        out += d.engine.tick()
-        out += d.engine.on_mention(m)
-    assert out == []
-
-
-def test_time_never_goes_back_and_a_late_mention_counts_where_it_belongs(
-    ruleset: RuleSet, mk: MakeMention
-) -> None:
-    d = Driver(ruleset)
-    d.clock.set(at(5))
-    assert d.engine.tick() == [] and d.engine.now() == at(5)
-    d.engine.on_mention(mk(1, 4))  # older than now: counted at 4, now stays at 5
-    assert d.engine.now() == at(5)
-    d.engine.on_mention(mk(2, 5))
-    (fired,) = d.engine.on_mention(mk(3, 6))
-    assert fired.state is AlertState.FIRING and fired.at == at(6)
+    assert _drain(d, mk(1, 0), mk(2, 1), mk(3, 2), mk(4, 3)) == []
 
 
 def _drain(d: Driver, *mentions: EnrichedMention) -> list[tuple[str, str, datetime]]:
-    """Feed a backlog as the stage drains it: no tick is a caught-up one."""
+    """Feed a backlog as the stage drains it, ticking after each mention (the clock stands
+    still: draining takes less than idle_after)."""
     out: list[Alert] = []
     for m in mentions:
         out += d.engine.on_mention(m)
-        out += d.engine.tick(caught_up=False)
+        out += d.engine.tick()
     return [(a.state.value, a.brand, a.at) for a in out]
 
 
@@ -176,8 +161,8 @@ def test_a_brand_read_more_than_max_lag_behind_is_judged_at_that_lag(
 def test_a_quiet_brand_resolves_while_the_stream_never_pauses(
     rules_from: Callable[[str], RuleSet], mk: MakeMention
 ) -> None:
-    """No poll comes back empty, so the clock never stands in: acme's episode resolves when
-    the stream's newest mention is max_lag past its resolution (due at 20)."""
+    """Newer mentions keep coming, so the clock never stands in: acme's episode resolves
+    when the stream's newest mention is max_lag past its resolution (due at 20)."""
     d = Driver(rules_from(STAR))
     d.clock.set(at(0))
     assert _drain(d, mk(1, 0), mk(2, 1), mk(3, 2)) == [("firing", "acme", at(2))]

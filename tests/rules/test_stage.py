@@ -153,14 +153,16 @@ def test_a_burst_waiting_on_the_bus_after_a_stall_still_pages(
     rules_from: Callable[[str], RuleSet], mk: MakeMention
 ) -> None:
     """The stage was down for 40 minutes while a burst reached the bus. Read back two
-    records a turn, with a tick after each, it fires at the burst's time; the first empty
-    poll lets the wall clock resolve it."""
+    records a turn, with a tick after each, it fires at the burst's time; 30 seconds
+    without a newer mention, and the wall clock resolves it."""
     bus, clock = EmbeddedBus(), ManualClock(at(40))
     loop = setup(bus, rules_from(RULES), clock, max_records=2)
     publish(bus, mk(1, 0), mk(2, 1), mk(3, 2), mk(4, 3))
     assert loop.run_once(0.01) == 2 and loop.run_once(0.01) == 2
     (fired,) = [decode(m.value, Alert) for m in read(bus, topics.ALERTS)]
     assert fired.state is AlertState.FIRING and fired.at == at(2)
+    assert loop.run_once(0.01) == 0 and len(read(bus, topics.ALERTS)) == 1
+    clock.advance(30)
     assert loop.run_once(0.01) == 0
     states = [decode(m.value, Alert).state for m in read(bus, topics.ALERTS)]
     assert states == [AlertState.FIRING, AlertState.RESOLVED]
