@@ -25,6 +25,7 @@ Example (every key is optional; these are the defaults unless noted)::
         retention: 30m
         min_baseline: 0.5
         max_future: 5m
+        settle: 15m
         clip: null
 """
 
@@ -90,6 +91,12 @@ class VelocitySettings(_Model):
     max_future: Duration = timedelta(minutes=5)
     """A mention dated later than the clock plus this (a wrong time zone at the source)
     counts as published now + this."""
+    settle: Duration = timedelta(minutes=15)
+    """The EWMA baseline learns a window's count only once it closed this long ago, so
+    mentions read this late still count in what it learns: a backlog is read one
+    partition's batch at a time, bringing one brand's mentions of the same minutes in
+    several passes, and a baseline taught the first pass's part of each window calls the
+    full count a spike (0: learn each window as it closes)."""
     clip: float | None = Field(default=None, gt=0)
     """If set, a window count more than ``clip`` deviations above the baseline teaches the
     baseline only that much, so a long spike stays visible longer; but a lasting change of
@@ -100,6 +107,13 @@ class VelocitySettings(_Model):
     def _positive(cls, v: timedelta) -> timedelta:
         if v.total_seconds() < 1:
             raise ValueError("must be at least 1s")
+        return v
+
+    @field_validator("max_future", "settle")
+    @classmethod
+    def _not_negative(cls, v: timedelta) -> timedelta:
+        if v < timedelta(0):
+            raise ValueError("must not be negative")
         return v
 
     @model_validator(mode="after")

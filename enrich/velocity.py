@@ -185,7 +185,10 @@ class BrandVelocity:
     def __init__(self, settings: VelocitySettings) -> None:
         self._bucket_s = settings.bucket.total_seconds()
         self._k = settings.buckets_per_window
-        self._keep = max(math.ceil(settings.retention / settings.bucket), 2 * self._k)
+        self._settle = math.ceil(settings.settle / settings.bucket)
+        self._keep = max(
+            math.ceil(settings.retention / settings.bucket), 2 * self._k + self._settle
+        )
         self._detector = SpikeDetector(
             settings.alpha,
             warmup=settings.warmup_steps,
@@ -199,7 +202,9 @@ class BrandVelocity:
         self._buckets: dict[int, _Bucket] = {}
         self._ids: dict[str, int] = {}
         self._fed: int | None = None
-        """The last bucket whose window count the detector learnt."""
+        """The last bucket whose window count the novelty detector learnt."""
+        self._settled: int | None = None
+        """The last bucket whose window count the EWMA baseline learnt (``settle`` behind)."""
         self._last = -(2**62)
         self._horizon = -(2**62)
         """Buckets at or below this index are evicted."""
@@ -220,7 +225,7 @@ class BrandVelocity:
         now_i = max(self._index(now), at, self._last)
         self._last = now_i
         if self._fed is None:  # the brand's series starts with its first countable bucket
-            self._fed = max(at, now_i - self._keep + 1) - 1
+            self._fed = self._settled = max(at, now_i - self._keep + 1) - 1
         if at <= now_i - self._keep:
             self.too_late += 1
         elif mention_id in self._ids:
@@ -251,17 +256,22 @@ class BrandVelocity:
         return total, negative
 
     def _advance(self, now_i: int) -> None:
-        """Teach the detector the window count at every bucket closed since the last step."""
-        assert self._fed is not None
+        """Teach the novelty detector the window count at every bucket closed since its
+        last step, and the EWMA baseline every one that has settled (closed ``settle``
+        ago) since its last."""
+        assert self._fed is not None and self._settled is not None
         last_closed = now_i - 1
-        if last_closed <= self._fed:
-            self._evict(now_i)
-            return
-        first = max(self._fed + 1, last_closed - self._max_catchup + 1)
-        for index, count in enumerate(self._window_counts(first, last_closed), start=first):
-            self._detector.update(count)
-            self._novelty.update(count, self._start(index))
-        self._fed = last_closed
+        if last_closed > self._fed:
+            first = max(self._fed + 1, last_closed - self._max_catchup + 1)
+            for index, count in enumerate(self._window_counts(first, last_closed), start=first):
+                self._novelty.update(count, self._start(index))
+            self._fed = last_closed
+        settled = last_closed - self._settle
+        if settled > self._settled:
+            first = max(self._settled + 1, settled - self._max_catchup + 1)
+            for count in self._window_counts(first, settled):
+                self._detector.update(count)
+            self._settled = settled
         self._evict(now_i)
 
     def _window_counts(self, first: int, last: int) -> Iterator[int]:

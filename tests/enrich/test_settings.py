@@ -37,6 +37,7 @@ velocity:
   half_life: 2h
   warmup: 10m
   retention: 1h
+  settle: 5m
   clip: 5
 """
     )
@@ -44,7 +45,7 @@ velocity:
     assert settings.languages == ("de", "en") and settings.reach.shares == 5
     v = settings.velocity
     assert v.window == timedelta(minutes=2) and v.buckets_per_window == 4
-    assert v.warmup_steps == 20
+    assert v.warmup_steps == 20 and v.settle == timedelta(minutes=5)
     # half-life of 2h at 30s steps: 240 steps halve the weight
     assert (1 - v.alpha) ** 240 == pytest.approx(0.5)
 

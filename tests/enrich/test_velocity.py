@@ -161,6 +161,10 @@ SETTINGS = VelocitySettings(
 )
 
 
+AT_ONCE = SETTINGS.model_copy(update={"settle": timedelta(0)})
+"""The baseline learns each window as it closes."""
+
+
 def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
@@ -180,7 +184,7 @@ def test_brand_velocity_counts_distinct_ids_in_the_window() -> None:
 
 def test_late_events_count_in_their_bucket_without_corrupting_state() -> None:
     def run(late: bool) -> BrandVelocity:
-        v = BrandVelocity(SETTINGS)
+        v = BrandVelocity(AT_ONCE)
         for minute in range(41):
             v.observe(f"m{minute}", at(minute), False, at(minute))
         if late:
@@ -207,7 +211,7 @@ def test_late_events_count_in_their_bucket_without_corrupting_state() -> None:
 
 def test_a_late_event_older_than_the_window_leaves_the_detector_alone() -> None:
     def run(late: bool) -> BrandVelocity:
-        v = BrandVelocity(SETTINGS)
+        v = BrandVelocity(AT_ONCE)
         for minute in range(0, 60):
             v.observe(f"m{minute}", at(minute), False, at(minute))
             if late and minute == 50:
@@ -219,6 +223,37 @@ def test_a_late_event_older_than_the_window_leaves_the_detector_alone() -> None:
     assert with_late.tracked_ids == plain.tracked_ids + 1
     assert with_late.figures(at(60)) == plain.figures(at(60))
     assert with_late.tracked_ids == plain.tracked_ids  # evicted with its bucket
+
+
+def test_a_backlog_read_in_passes_teaches_the_baseline_what_in_order_would() -> None:
+    """A backlog is read one partition's batch at a time: here two partitions, each
+    bringing its half of ten minutes of mentions in turn. A window settles 15 minutes
+    after it closes, by when both halves are in: the baseline learns the full counts, as
+    in order; learnt as they close, it learns half counts, and the full ones then read
+    as a spike."""
+    mentions = [(f"{m}-{j}", at(m + j / 4)) for m in range(120) for j in range(4)]
+    in_passes = [
+        x
+        for block in range(0, 120, 10)
+        for half in ((0, 1), (2, 3))
+        for x in mentions
+        if block <= x[1].hour * 60 + x[1].minute < block + 10 and int(x[0][-1]) in half
+    ]
+    assert sorted(in_passes) == sorted(mentions)
+
+    def run(settings: VelocitySettings, order: list[tuple[str, datetime]]) -> BrandVelocity:
+        v, newest = BrandVelocity(settings), at(0)
+        for mention_id, when in order:
+            newest = max(newest, when)
+            v.observe(mention_id, when, False, newest)
+        v.figures(at(150))
+        return v
+
+    ordered = run(SETTINGS, mentions).detector
+    settled = run(SETTINGS, in_passes).detector
+    assert settled.count == ordered.count and settled.baseline == pytest.approx(ordered.baseline)
+    hasty = run(AT_ONCE, in_passes).detector
+    assert hasty.baseline < 0.9 * ordered.baseline
 
 
 def test_memory_is_bounded() -> None:
