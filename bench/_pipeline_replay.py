@@ -220,6 +220,18 @@ class Finish:
         )
 
 
+def in_event_order(app: App, mentions: Sequence[Mention]) -> int:
+    """The alerts the rules fire on ``mentions`` taken one at a time in event order, with
+    no bus, no partitions and no threads (`enrich.stage.enrich_mentions`,
+    `rules.replay.replay`, nothing pending resolved afterwards): the count the replays'
+    counts are judged against."""
+    from enrich.stage import enrich_mentions
+    from rules.replay import replay as replay_rules
+
+    enriched = enrich_mentions(mentions, app.watchlist, app.settings.enrich)
+    return len(replay_rules(app.rules, enriched, drain=False))
+
+
 def end_to_end(app: App, folder: Path, mentions: Sequence[Mention]) -> EndToEnd:
     """Every stage in its own thread, from the first raw record to the last indexed one."""
     pipe = build(app, folder, mentions[0].published_at)

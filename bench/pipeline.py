@@ -129,7 +129,8 @@ def embedded(
         )
     print(
         f"  ({counts.matched:,} brand mentions from {counts.raw:,} posts; {counts.alerts} alerts "
-        "fired by the bursts and paged in this stage-by-stage drain)"
+        "fired by the bursts and paged in this stage-by-stage drain; "
+        f"{replay.in_event_order(app, mentions)} taken one mention at a time in event order)"
     )
     serial = len(mentions) / sum(r.seconds for r in rates)
     print(

@@ -236,3 +236,17 @@ def test_committed_offsets_read_as_none_yet_while_the_coordinator_is_starting() 
     admin.answers.append(GroupAuthorizationFailedError("not retriable"))
     with pytest.raises(GroupAuthorizationFailedError):
         offsets.committed("g", "mentions.raw")
+
+
+def test_with_one_partition_all_stages_at_once_fire_what_event_order_fires(
+    tmp_path: Path,
+) -> None:
+    """One partition per topic hands every stage the stream in event order, so the
+    threaded replay must fire exactly the alerts of the reference count."""
+    from bench._pipeline_replay import end_to_end, in_event_order
+
+    app = load_app(write_config(tmp_path / "cfg", Target(partitions=1), "http://127.0.0.1:9/", []))
+    mentions = synthetic_stream(4000, seed=3)
+    reference = in_event_order(app, mentions)
+    assert reference >= 2, "the stream's bursts fire something"
+    assert end_to_end(app, tmp_path, mentions).alerts == reference
