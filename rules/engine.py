@@ -76,9 +76,8 @@ class RulesEngine:
         """The stream's time: its newest mention, or the clock less ``idle_after`` once
         no newer one has come for that long. A key's own time may trail it by up to
         ``max_lag``."""
-        idle = self._idle_time()
-        known = [t for t in (self._newest, idle) if t is not None]
-        return max(known) if known else self._clock.now()
+        # never empty: before the first mention, the idle time is known
+        return max(t for t in (self._newest, self._idle_time()) if t is not None)
 
     def on_mention(self, mention: EnrichedMention) -> list[Alert]:
         """Count one mention in every rule that applies to its brand; the alerts it causes
@@ -90,7 +89,7 @@ class RulesEngine:
         out: list[Alert] = []
         for rule in self._rules_for(mention.brand):
             key = self._key(rule, mention.brand)
-            now = key.move_to(at if floor is None else max(at, floor))
+            now = key.move_to(max(at, floor))
             out.extend(key.advance(now))
             out.extend(key.observe(mention, at, now))
         return out
@@ -100,8 +99,7 @@ class RulesEngine:
         floor = self._floor()
         out: list[Alert] = []
         for name, key in list(self._keys.items()):
-            if floor is not None:
-                out.extend(key.advance(key.move_to(floor)))
+            out.extend(key.advance(key.move_to(floor)))
             if key.idle:
                 del self._keys[name]
         out.sort(key=lambda a: a.at)
@@ -127,20 +125,20 @@ class RulesEngine:
             self._key(rule, alert.brand).restore(alert, now)
 
     def _idle_time(self) -> datetime | None:
-        """The clock less ``idle_after``, once no newer mention has come for that long
-        (None before)."""
+        """The clock less ``idle_after``; None while the newest mention rose less than
+        ``idle_after`` ago."""
         clock = self._clock.now()
         since = self._newest_since
         if since is not None and clock - since < self._idle_after:
             return None
         return clock - self._idle_after
 
-    def _floor(self) -> datetime | None:
+    def _floor(self) -> datetime:
         """The earliest time any key may be at: the newest mention less ``max_lag``, or
-        the idle time, whichever is later (None before either)."""
+        the idle time, whichever is later."""
         lagging = self._newest - self._max_lag if self._newest is not None else None
-        known = [t for t in (lagging, self._idle_time()) if t is not None]
-        return max(known, default=None)
+        # never empty: before the first mention, the idle time is known
+        return max(t for t in (lagging, self._idle_time()) if t is not None)
 
     @property
     def firing(self) -> list[Alert]:
