@@ -21,7 +21,7 @@ streams make over-confident (docs/spikes.md).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -261,18 +261,23 @@ class BrandVelocity:
         ago) since its last."""
         assert self._fed is not None and self._settled is not None
         last_closed = now_i - 1
-        if last_closed > self._fed:
-            first = max(self._fed + 1, last_closed - self._max_catchup + 1)
-            for index, count in enumerate(self._window_counts(first, last_closed), start=first):
-                self._novelty.update(count, self._start(index))
-            self._fed = last_closed
-        settled = last_closed - self._settle
-        if settled > self._settled:
-            first = max(self._settled + 1, settled - self._max_catchup + 1)
-            for count in self._window_counts(first, settled):
-                self._detector.update(count)
-            self._settled = settled
+        self._fed = self._learn(
+            self._fed, last_closed, lambda i, count: self._novelty.update(count, self._start(i))
+        )
+        self._settled = self._learn(
+            self._settled, last_closed - self._settle, lambda _, count: self._detector.update(count)
+        )
         self._evict(now_i)
+
+    def _learn(self, done: int, until: int, update: Callable[[int, int], object]) -> int:
+        """``update(bucket, window count)`` for every window ending after ``done`` up to
+        ``until`` (after a long silence, only the last ``_max_catchup``); the new last."""
+        if until <= done:
+            return done
+        first = max(done + 1, until - self._max_catchup + 1)
+        for index, count in enumerate(self._window_counts(first, until), start=first):
+            update(index, count)
+        return until
 
     def _window_counts(self, first: int, last: int) -> Iterator[int]:
         count = self._count(first - self._k + 1, first)[0]

@@ -76,16 +76,18 @@ class RulesEngine:
         """The stream's time: its newest mention, or the clock less ``idle_after`` once
         no newer one has come for that long. A key's own time may trail it by up to
         ``max_lag``."""
+        idle = self._idle_time(self._clock.now())
         # never empty: before the first mention, the idle time is known
-        return max(t for t in (self._newest, self._idle_time()) if t is not None)
+        return max(t for t in (self._newest, idle) if t is not None)
 
     def on_mention(self, mention: EnrichedMention) -> list[Alert]:
         """Count one mention in every rule that applies to its brand; the alerts it causes
         (and resolutions of its keys that were due before it)."""
-        at = min(mention.mention.published_at, self._clock.now() + self._max_future)
+        clock = self._clock.now()
+        at = min(mention.mention.published_at, clock + self._max_future)
         if self._newest is None or at > self._newest:
-            self._newest, self._newest_since = at, self._clock.now()
-        floor = self._floor()
+            self._newest, self._newest_since = at, clock
+        floor = self._floor(clock)
         out: list[Alert] = []
         for rule in self._rules_for(mention.brand):
             key = self._key(rule, mention.brand)
@@ -96,7 +98,7 @@ class RulesEngine:
 
     def tick(self) -> list[Alert]:
         """Time-driven work: resolutions, ends of cooldowns; forgets idle keys."""
-        floor = self._floor()
+        floor = self._floor(self._clock.now())
         out: list[Alert] = []
         for name, key in list(self._keys.items()):
             out.extend(key.advance(key.move_to(floor)))
@@ -124,21 +126,20 @@ class RulesEngine:
                 continue
             self._key(rule, alert.brand).restore(alert, now)
 
-    def _idle_time(self) -> datetime | None:
+    def _idle_time(self, clock: datetime) -> datetime | None:
         """The clock less ``idle_after``; None while the newest mention rose less than
         ``idle_after`` ago."""
-        clock = self._clock.now()
         since = self._newest_since
         if since is not None and clock - since < self._idle_after:
             return None
         return clock - self._idle_after
 
-    def _floor(self) -> datetime:
+    def _floor(self, clock: datetime) -> datetime:
         """The earliest time any key may be at: the newest mention less ``max_lag``, or
         the idle time, whichever is later."""
         lagging = self._newest - self._max_lag if self._newest is not None else None
         # never empty: before the first mention, the idle time is known
-        return max(t for t in (lagging, self._idle_time()) if t is not None)
+        return max(t for t in (lagging, self._idle_time(clock)) if t is not None)
 
     @property
     def firing(self) -> list[Alert]:
