@@ -7,7 +7,9 @@ and turns the first problem into `ConfigError`::
     stormwatch.yaml:4: bus.adapter: Input should be 'embedded' or 'kafka' (got 'rabbit')
 
 ``${NAME}`` in a string value is replaced by the environment variable ``NAME`` (an
-unset variable is an error naming the setting), so secrets stay out of files.
+unset variable is an error naming the setting), so secrets stay out of files. A relative
+path setting (a field typed `Path`) is relative to the file's folder, not to the folder
+the process happens to start in (`resolve_paths`).
 """
 
 from __future__ import annotations
@@ -144,7 +146,36 @@ def load_model(model: type[M], path: str | Path, env: Mapping[str, str] | None =
     except OSError as exc:
         raise ConfigError(str(p), None, "", f"cannot read: {exc.strerror}") from None
     data, lines = parse_yaml(text, str(p), env)
-    return validate(model, data, str(p), lines)
+    return resolve_paths(validate(model, data, str(p), lines), p.resolve().parent)
+
+
+def resolve_paths(model: M, base: Path) -> M:
+    """``model`` with every relative `Path` in it, at any depth (nested models, their
+    mappings and tuples), taken as relative to ``base``. So two processes started in
+    different folders with the same settings file open the same files."""
+    resolved = _resolved(model, base)
+    assert isinstance(resolved, type(model))
+    return resolved
+
+
+def _resolved(value: Any, base: Path) -> Any:
+    """``value`` with its relative paths resolved; the very same object where none is."""
+    if isinstance(value, Path):
+        return value if value.is_absolute() else base / value
+    if isinstance(value, BaseModel):
+        update = {
+            name: new
+            for name in type(value).model_fields
+            if (new := _resolved(old := getattr(value, name), base)) is not old
+        }
+        return value.model_copy(update=update) if update else value
+    if isinstance(value, Mapping):
+        items = {k: _resolved(v, base) for k, v in value.items()}
+        return items if any(items[k] is not v for k, v in value.items()) else value
+    if isinstance(value, tuple):
+        elements = tuple(_resolved(v, base) for v in value)
+        return elements if any(a is not b for a, b in zip(elements, value, strict=True)) else value
+    return value
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")

@@ -6,7 +6,7 @@ Example (``examples/stormwatch.yaml`` is a complete one)::
     bus: {adapter: kafka, kafka: {bootstrap_servers: ["kafka:9092"]}}
     store: {adapter: elasticsearch, elasticsearch: {hosts: ["http://es:9200"]}}
     state_dir: /var/lib/stormwatch
-    watchlist: watchlist.yaml          # relative paths are relative to this file
+    watchlist: watchlist.yaml          # relative paths are relative to this file's folder
     rules: [rules/*.yaml]
     enrich: {model: /models/twitter-xlm-roberta-sentiment}
     alerting:
@@ -24,7 +24,7 @@ from pathlib import Path
 from pydantic import Field
 
 from alerting.settings import AlertingSettings
-from core.config import ConfigError, parse_yaml, validate
+from core.config import ConfigError, load_model, resolve_paths
 from core.settings import SETTINGS_ENV, Settings
 from core.watchlist import Watchlist, load_watchlist
 from dashboards.settings import DashboardSettings
@@ -57,28 +57,19 @@ class App:
         self.source = source
 
 
-def _resolve(base: Path, p: Path) -> Path:
-    return p if p.is_absolute() else base / p
-
-
 def load_app_settings(path: str | Path | None) -> tuple[AppSettings, Path]:
-    """The settings and the directory relative paths are resolved against."""
+    """The settings (relative paths in them made relative to the file's folder) and that
+    folder; without a settings file, the defaults and the current folder."""
     chosen = path or os.environ.get(SETTINGS_ENV)
     if not chosen:
-        return AppSettings(), Path.cwd()
-    p = Path(chosen)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(p), None, "", f"cannot read: {exc.strerror}") from None
-    data, lines = parse_yaml(text, str(p))
-    return validate(AppSettings, data, str(p), lines), p.resolve().parent
+        return resolve_paths(AppSettings(), Path.cwd()), Path.cwd()
+    return load_model(AppSettings, chosen), Path(chosen).resolve().parent
 
 
 def rule_files(patterns: tuple[str, ...], base: Path, origin: str) -> list[Path]:
     files: list[Path] = []
     for pattern in patterns:
-        full = str(_resolve(base, Path(pattern)))
+        full = str(base / pattern)  # an absolute pattern stays as it is
         matches = sorted(glob.glob(full)) if glob.has_magic(full) else [full]
         if not matches:
             raise ConfigError(origin, None, "rules", f"{pattern!r} matches no file")
@@ -95,7 +86,7 @@ def load_app(
     (every receiver a rule names exists; every brand a rule names is watched)."""
     settings, base = load_app_settings(path)
     origin = str(path or os.environ.get(SETTINGS_ENV) or "settings")
-    wl_path = _resolve(base, settings.watchlist) if settings.watchlist else default_watchlist
+    wl_path = settings.watchlist or default_watchlist
     if wl_path is None:
         raise ConfigError(origin, None, "watchlist", "no watchlist file is configured")
     watchlist = load_watchlist(wl_path)
@@ -103,5 +94,4 @@ def load_app(
     ruleset = load_rules(files)
     ruleset.check_receivers(set(settings.alerting.receivers))
     ruleset.check_brands({b.id for b in watchlist.brands})
-    resolved = settings.model_copy(update={"state_dir": _resolve(base, settings.state_dir)})
-    return App(resolved, watchlist, ruleset, origin)
+    return App(settings, watchlist, ruleset, origin)
