@@ -16,6 +16,11 @@ from alerting.templates import ENV
 from core.records import Alert, AlertState, SampleMention, Severity
 
 MAX_SAMPLES = 5
+LATE_AFTER = timedelta(minutes=10)
+"""A firing alert sent this long or longer after it fired (in the mentions' own time) says
+that it is late: its mentions reached stormwatch late (a backlog after downtime or a
+stall, a slow source) or its delivery was retried. Sources polled every few minutes put
+minutes between a post and its page anyway."""
 COLOURS = {Severity.CRITICAL: "#b00020", Severity.WARNING: "#c77700", Severity.INFO: "#1f6feb"}
 RESOLVED_COLOUR = "#2e7d32"
 
@@ -72,7 +77,20 @@ def sample_title(sample: SampleMention, limit: int = 120) -> str:
 
 
 def lasted(alert: Alert) -> str:
-    seconds = int(max(timedelta(0), alert.at - alert.started_at).total_seconds())
+    return span(alert.at - alert.started_at)
+
+
+def late(n: Notification) -> str | None:
+    """How late a firing alert is sent (``40m``), when it is `LATE_AFTER` or more after it
+    fired; None for a timely one and for resolutions."""
+    if n.alert.state is AlertState.RESOLVED or n.sent_at - n.alert.at < LATE_AFTER:
+        return None
+    return span(n.sent_at - n.alert.at)
+
+
+def span(length: timedelta) -> str:
+    """``1d 2h 5m``; seconds only below a minute."""
+    seconds = int(max(timedelta(0), length).total_seconds())
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
@@ -96,6 +114,7 @@ def context(n: Notification) -> dict[str, Any]:
         "started_at": stamp(alert.started_at),
         "at": stamp(alert.at),
         "lasted": lasted(alert),
+        "late": late(n),
         "figures": figures(alert),
         "samples": [
             {

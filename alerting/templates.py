@@ -13,6 +13,10 @@ Brand:     {{ brand }}
 Rule:      {{ rule }} ({{ rule_type }})
 Severity:  {{ severity }}
 Started:   {{ started_at }}
+{% if late %}
+Late:      sent {{ late }} after it fired at {{ at }} (the mentions' own time): they
+           reached stormwatch late (a backlog, a slow source) or delivery was retried
+{% endif %}
 {% if resolved %}
 Resolved:  {{ at }} (after {{ lasted }})
 {% endif %}
@@ -51,6 +55,10 @@ HTML = """\
 <tr><th align="left">Rule</th><td>{{ rule }} ({{ rule_type }})</td></tr>
 <tr><th align="left">Severity</th><td>{{ severity }}</td></tr>
 <tr><th align="left">Started</th><td>{{ started_at }}</td></tr>
+{% if late %}
+<tr><th align="left">Late</th><td>sent {{ late }} after it fired at {{ at }} (the mentions' own
+time): they reached stormwatch late (a backlog, a slow source) or delivery was retried</td></tr>
+{% endif %}
 {% if resolved %}
 <tr><th align="left">Resolved</th><td>{{ at }} (after {{ lasted }})</td></tr>
 {% endif %}

@@ -66,6 +66,8 @@ def blocks(n: Notification) -> list[dict[str, Any]]:
     ]
     if resolved:
         fields.insert(2, ("Lasted", render.lasted(alert)))
+    if (late := render.late(n)) is not None:
+        fields.insert(2, ("Late", f"sent {late} after it fired"))
     out.append(
         {
             "type": "section",
@@ -100,6 +102,9 @@ def blocks(n: Notification) -> list[dict[str, Any]]:
         )
     since = render.stamp(alert.started_at)
     note = f"rule `{escape(alert.rule)}` ({escape(alert.rule_type)}) · since {since}"
+    if late is not None:
+        note += f" · fired at {render.stamp(alert.at)}: its mentions reached stormwatch late"
+        note += " (a backlog, a slow source) or delivery was retried"
     out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
     return out
 

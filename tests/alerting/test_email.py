@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,15 @@ def test_unreachable_smtp_is_retryable_with_a_clear_error(caplog: pytest.LogCapt
     assert str(err.value).startswith(f"email receiver 'comms': cannot reach 127.0.0.1:{port}")
     assert "ConnectionRefusedError" in str(err.value)
     assert PASSWORD not in str(err.value) and PASSWORD not in caplog.text
+
+
+def test_a_late_page_says_when_it_fired_in_text_and_html() -> None:
+    alert = make_alert()  # fired at T0
+    late = Notification(alert, "comms", T0 + timedelta(hours=1, minutes=5))
+    text, markup = render.text(late), render.html(late)
+    assert "Late:      sent 1h 5m after it fired at 2026-03-01T09:00:00Z" in text
+    assert (
+        '<th align="left">Late</th><td>sent 1h 5m after it fired at 2026-03-01T09:00:00Z' in markup
+    )
+    timely = Notification(alert, "comms", T0 + timedelta(minutes=2))
+    assert "Late" not in render.text(timely) and "Late" not in render.html(timely)

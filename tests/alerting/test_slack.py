@@ -10,7 +10,7 @@ import pytest
 
 from alerting import render
 from alerting.notifiers.base import DeliveryError, Notification
-from alerting.notifiers.slack import SlackNotifier
+from alerting.notifiers.slack import SlackNotifier, blocks
 from alerting.settings import SlackReceiver
 from core.records import Alert
 
@@ -136,3 +136,24 @@ def test_timeout_is_retryable() -> None:
         slack("https://hooks.slack.com" + TOKEN_PATH, client).send(note(make_alert()))
     assert err.value.retryable
     assert "no answer from hooks.slack.com within 10s" in str(err.value)
+
+
+def test_a_late_page_says_so_and_a_timely_one_does_not() -> None:
+    alert = make_alert()  # fired at T0, by its mentions' time
+    timely = blocks(Notification(alert, "oncall", T0 + render.LATE_AFTER - timedelta(seconds=1)))
+    late = blocks(Notification(alert, "oncall", T0 + timedelta(minutes=40)))
+
+    assert not any("Late" in f["text"] for f in timely[2]["fields"])
+    assert "late" not in timely[-1]["elements"][0]["text"]
+    fields = [f["text"] for f in late[2]["fields"]]
+    assert fields[:3] == [
+        "*Severity*\nCRITICAL",
+        "*Brand*\nacme",
+        "*Late*\nsent 40m after it fired",
+    ]
+    assert (
+        "fired at 2026-03-01T09:00:00Z: its mentions reached stormwatch late"
+        in (late[-1]["elements"][0]["text"])
+    )
+    resolution = blocks(Notification(resolved_of(alert), "oncall", T0 + timedelta(hours=3)))
+    assert not any("Late" in f["text"] for f in resolution[2]["fields"])  # resolutions: never

@@ -29,6 +29,9 @@ watchlist: watchlist.yaml
 rules: [rules.yaml]
 bus: {adapter: embedded, embedded: {partitions: 3}}
 store: {adapter: embedded, embedded: {path: state/store.db}}
+alerting:
+  receivers: {outbox: {type: outbox, path: outbox}}
+  default_receivers: [outbox]
 """
 WATCHLIST = "brands:\n  - {id: acme, name: Acme}\n"
 RULES = """
@@ -68,16 +71,18 @@ def test_a_burst_backlogged_while_the_pipeline_was_down_pages_at_its_own_time(
         producer.flush()
 
     runtime = Runtime(app, bus=bus)
-    runtime.prepare(["enrich", "rules"])
-    workers = [*runtime.workers("enrich"), *runtime.workers("rules")]
+    runtime.prepare(["enrich", "rules", "alerting"])
+    workers = [w for stage in ("enrich", "rules", "alerting") for w in runtime.workers(stage)]
     stop = threading.Event()
     threads = run_workers(workers, stop)
     try:
         deadline = time.monotonic() + 90
         alerts: list[Alert] = []
-        while not alerts and time.monotonic() < deadline and not stop.is_set():
+        pages: list[Path] = []
+        while not pages and time.monotonic() < deadline and not stop.is_set():
             time.sleep(0.2)
             alerts = [decode(m.value, Alert) for m in bus.read_topic(topics.ALERTS)]
+            pages = sorted((tmp_path / "outbox").glob("*firing*.txt"))
         matched = sum(loop.processed for loop in runtime.loops if loop.name == "rules")
     finally:
         stop.set()
@@ -90,3 +95,9 @@ def test_a_burst_backlogged_while_the_pipeline_was_down_pages_at_its_own_time(
     # at the time of the storm (the partitions are read in turn, so the 30th mention
     # counted may be a later one of the burst), not of the restart
     assert start + timedelta(seconds=6 * 29) <= fired.at <= start + timedelta(seconds=6 * 39)
+    # and the page says that it comes late, and when the alert fired
+    assert pages, "the alert fired but was not paged"
+    page = pages[0].read_text(encoding="utf-8")
+    assert (
+        "Late:      sent 3" in page and f"after it fired at {fired.at:%Y-%m-%dT%H:%M:%SZ}" in page
+    )
