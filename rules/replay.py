@@ -3,7 +3,7 @@ line per alert (``stormwatch rules test FILE --replay SAMPLE``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from core.clock import ManualClock
@@ -26,19 +26,28 @@ def replay(
     With ``drain`` the replay goes on after the last mention until nothing is pending,
     so every episode the sample opens is resolved."""
     ordered = sorted(mentions, key=lambda em: em.mention.published_at)
-    if not ordered:
-        return []
-    clock = ManualClock(ordered[0].mention.published_at.astimezone(UTC))
-    # the sample is complete and ordered: no lag to allow for, no idle wait
-    engine = RulesEngine(ruleset, clock, max_lag=timedelta(0), idle_after=timedelta(0))
-    out: list[Alert] = []
-    for mention in ordered:
-        out.extend(_tick_until(engine, clock, mention.mention.published_at))
-        clock.set(max(clock.now(), mention.mention.published_at))
-        out.extend(engine.on_mention(mention))
-    if drain:
-        out.extend(_tick_until(engine, clock, None))
-    return out
+    return list(replay_ordered(ruleset, ordered, drain=drain))
+
+
+def replay_ordered(
+    ruleset: RuleSet, mentions: Iterable[EnrichedMention], *, drain: bool = True
+) -> Iterator[Alert]:
+    """`replay` of mentions already in event-time order, read and answered lazily (a
+    stream too long to hold in memory). A mention older than the one before it counts
+    where its windows reach, as a late one does in the rules stage."""
+    engine: RulesEngine | None = None
+    clock = ManualClock(datetime.fromtimestamp(0, UTC))
+    for mention in mentions:
+        at = mention.mention.published_at
+        if engine is None:
+            clock.set(at.astimezone(UTC))
+            # the sample is complete and ordered: no lag to allow for, no idle wait
+            engine = RulesEngine(ruleset, clock, max_lag=timedelta(0), idle_after=timedelta(0))
+        yield from _tick_until(engine, clock, at)
+        clock.set(max(clock.now(), at))
+        yield from engine.on_mention(mention)
+    if drain and engine is not None:
+        yield from _tick_until(engine, clock, None)
 
 
 def _tick_until(engine: RulesEngine, clock: ManualClock, until: datetime | None) -> list[Alert]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from core.records import AlertState, EnrichedMention, Sentiment, Velocity
 from rules import EXAMPLES_DIR
-from rules.replay import format_alert, replay
+from rules.replay import format_alert, replay, replay_ordered
 from rules.schema import RuleSet, load_rules
 from tests.rules.support import MakeMention, at
 
@@ -34,18 +34,47 @@ def test_replay_orders_by_event_time_and_ticks_resolutions_in_between(
     assert replay(ruleset, []) == []
 
 
+def test_replay_ordered_answers_each_mention_before_reading_the_next(
+    rules_from: Callable[[str], RuleSet], mk: MakeMention
+) -> None:
+    ruleset = rules_from(
+        """
+        rules:
+          - {name: v, type: volume, brands: [acme], window: 10m, threshold: 3, cooldown: 0s}
+        """
+    )
+    sample = [mk(n, m) for n, m in enumerate([0, 1, 2, 40, 41, 42])]
+    read: list[int] = []
+
+    def stream() -> Iterator[EnrichedMention]:
+        for n, mention in enumerate(sample):
+            read.append(n)
+            yield mention
+
+    alerts = replay_ordered(ruleset, stream(), drain=False)
+    first = next(alerts)
+    assert (first.state, first.at, read) == (AlertState.FIRING, at(2), [0, 1, 2])
+    assert [(a.state, a.at) for a in alerts] == [
+        (AlertState.RESOLVED, at(20)),
+        (AlertState.FIRING, at(42)),
+    ]
+    assert list(replay_ordered(ruleset, [])) == []
+
+
 def crisis_sample(mk: MakeMention) -> list[EnrichedMention]:
     """Two normal hours of acme (30 an hour, a tenth negative), then a quarter hour of
     outrage: 60 mentions, 70 % negative, some calling for a boycott, velocity spiking."""
     out = []
     for i in range(60):
         sentiment = Sentiment.NEGATIVE if i % 10 == 0 else Sentiment.NEUTRAL
-        velocity = Velocity(window_count=7 + i % 3, baseline=7.5, zscore=0.4, surprise=0.3)
+        velocity = Velocity(
+            window_count=7 + i % 3, baseline=7.5, zscore=0.4, surprise=0.3, novelty=0.2 * (i % 4)
+        )
         out.append(mk(i, 2 * i, sentiment=sentiment, velocity=velocity))
     for j in range(60):
         negative = j % 10 < 7
         velocity = Velocity(
-            window_count=8 + j, baseline=7.5, zscore=(j + 0.5) / 2.7, surprise=j / 3
+            window_count=8 + j, baseline=7.5, zscore=(j + 0.5) / 2.7, surprise=j / 3, novelty=j / 4
         )
         out.append(
             mk(
