@@ -25,17 +25,24 @@ from rules.types.base import (
     latest_samples,
 )
 
+MINIMUMS = ("min_zscore", "min_surprise", "min_novelty")
+DEFAULT_MIN_NOVELTY = 1.7
+"""The minimum of a spike rule that sets none: the novelty detector's best threshold on
+NAB's realTweets (docs/spikes.md). On the real mention volumes of bench/pages.py it pages
+about 2.5 times a week per brand outside the labelled incidents, ``min_zscore: 3`` 20."""
+
 
 class SpikeRule(Rule):
     """Fires when the latest velocity reading shows a spike: ``window_count >= min_count``
-    and the z-score and/or the surprise reach their minimum (``match``: any or all of the
-    minimums that are set)."""
+    and any (or all: ``match``) of the minimums set are reached. The minimums a rule sets
+    are the ones checked; a rule that sets none checks ``min_novelty: 1.7``."""
 
     type: Literal["spike"]
     window: PositiveDuration = timedelta(minutes=15)
     """How long a velocity reading stays current (and the span samples are taken from)."""
-    min_zscore: float | None = Field(default=3.0, gt=0)
-    """Standard deviations above the baseline (None: not checked)."""
+    min_zscore: float | None = Field(default=None, gt=0)
+    """Standard deviations above the EWMA baseline (None: not checked). Fires often on
+    real, bursty volumes: see `DEFAULT_MIN_NOVELTY`."""
     min_surprise: float | None = Field(default=None, gt=0)
     """-log10 of the chance of the window count under the baseline, e.g. 6 is one in a
     million (None: not checked)."""
@@ -47,6 +54,13 @@ class SpikeRule(Rule):
     be reached."""
     min_count: int = Field(default=5, ge=1)
     """Mentions in the velocity window at least, so a quiet brand's 1 -> 3 is no spike."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_minimum(cls, data: object) -> object:
+        if isinstance(data, dict) and not any(k in data for k in MINIMUMS):
+            return {**data, "min_novelty": DEFAULT_MIN_NOVELTY}
+        return data
 
     @model_validator(mode="after")
     def _needs_a_minimum(self) -> Self:
@@ -112,7 +126,8 @@ class SpikeState(RuleState):
         return Reading(
             summary=(
                 f"{self._brand}: {v.window_count} mentions in the velocity window against "
-                f"{v.baseline:.1f} expected (z-score {v.zscore:.1f}, surprise {v.surprise:.1f})"
+                f"{v.baseline:.1f} expected (z-score {v.zscore:.1f}, surprise {v.surprise:.1f}, "
+                f"novelty {v.novelty:.1f})"
             ),
             figures=figures,
             samples=latest_samples(entries),

@@ -54,17 +54,21 @@ def test_a_valid_file_gets_the_defaults_from_the_models(
         rules:
           - {name: v, type: volume, brands: "*", threshold: 30}
           - {name: s, type: spike, brands: [acme, globex]}
+          - {name: z, type: spike, brands: [acme], min_surprise: 6}
           - {name: n, type: negative_share, brands: [acme]}
           - {name: k, type: keyword, brands: [acme], phrases: [boycott], resolve_after: 90}
         """
     )
-    v, s, n, k = ruleset.rules
+    v, s, z, n, k = ruleset.rules
     assert isinstance(v, VolumeRule) and v.brands == ("*",) and v.window == timedelta(minutes=10)
     assert v.severity is Severity.WARNING and v.cooldown == timedelta(minutes=15)
     assert v.resolve_delay == v.window, "resolve_after defaults to the window"
     assert v.applies_to("anything") and not s.applies_to("initech") and s.applies_to("globex")
     assert isinstance(s, SpikeRule)
-    assert (s.min_zscore, s.min_surprise, s.min_count) == (3.0, None, 5)
+    # a spike rule that sets no minimum checks the novelty; one that sets some, only those
+    assert (s.min_zscore, s.min_surprise, s.min_novelty, s.min_count) == (None, None, 1.7, 5)
+    assert isinstance(z, SpikeRule)
+    assert (z.min_zscore, z.min_surprise, z.min_novelty) == (None, 6.0, None)
     assert isinstance(n, NegativeShareRule) and (n.threshold, n.min_volume) == (0.5, 10)
     assert isinstance(k, KeywordRule) and k.min_count == 1
     assert k.resolve_delay == timedelta(seconds=90)

@@ -44,7 +44,8 @@ def test_fires_on_a_spiking_reading_once_and_resolves_after_the_reading_that_end
     assert fired.figures["zscore"] == 4.2 and fired.figures["window_count"] == 12
     assert fired.figures["min_zscore"] == 3 and "min_surprise" not in fired.figures
     assert fired.summary == (
-        "acme: 12 mentions in the velocity window against 4.0 expected (z-score 4.2, surprise 7.5)"
+        "acme: 12 mentions in the velocity window against 4.0 expected"
+        " (z-score 4.2, surprise 7.5, novelty 0.0)"
     )
     # the reading at minute 10 says the spike is over; resolved 15m (the window) later
     assert d.feed(mk(5, 10, velocity=v(6, 0.5))) == []
