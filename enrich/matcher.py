@@ -23,18 +23,31 @@ form of the word (`fold`). What a caller may rely on:
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import spacy
-from spacy.attrs import IDS  # type: ignore[import-not-found]  # compiled, no stub
-from spacy.language import Language
-from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc
-
 from core.watchlist import Watchlist
+
+# spaCy's thinc imports torch whenever it is installed (the transformers extra): about a
+# second and 500 MB in every process that matches brands, for a tokenizer and a
+# PhraseMatcher that never use it. So spaCy is imported with torch hidden, unless torch is
+# loaded already; the transformer scorer imports torch itself later, unaffected (thinc
+# then does without it, as this module does).
+_HIDE_TORCH = "torch" not in sys.modules
+if _HIDE_TORCH:
+    sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` fails
+try:
+    import spacy
+    from spacy.attrs import IDS  # type: ignore[import-not-found]  # compiled, no stub
+    from spacy.language import Language
+    from spacy.matcher import PhraseMatcher
+    from spacy.tokens import Doc
+finally:
+    if _HIDE_TORCH:
+        del sys.modules["torch"]
 
 _NORM: int = IDS["NORM"]
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-import time
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -106,13 +108,29 @@ def test_match_many_keeps_order_and_survives_vocab_rebuilds(watchlist: Watchlist
         ]
 
 
-def test_thousands_of_texts_per_second(matcher: BrandMatcher) -> None:
+def test_a_batch_of_thousands_matches_each_text(matcher: BrandMatcher) -> None:
+    # its speed is measured in bench/pipeline.py, not here
     texts = [
         f"Post {i}: der Kundenservice von Acme ist eine Katastrophe, nie wieder! #fail @someone"
         for i in range(3000)
     ]
-    start = time.perf_counter()
     results = matcher.match_many(texts)
-    rate = len(texts) / (time.perf_counter() - start)
     assert all(r.brands == {"acme": ("Acme",)} for r in results)
-    assert rate > 1000, f"{rate:.0f} texts/s"
+
+
+def test_matching_brands_never_loads_torch() -> None:
+    """spaCy's thinc would import torch (installed with the transformers extra) for a
+    tokenizer that never uses it: half a gigabyte per enrich process."""
+    script = (
+        "import sys\n"
+        "from core.watchlist import Watchlist\n"
+        "from enrich.matcher import BrandMatcher\n"
+        "w = Watchlist.model_validate({'brands': [{'id': 'acme', 'name': 'Acme'}]})\n"
+        "assert BrandMatcher(w).match('I love Acme').brands == {'acme': ('Acme',)}\n"
+        "print('torch' in sys.modules)\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False", out.stderr
