@@ -12,16 +12,23 @@ from rules.schema import RuleSet, load_rules
 from tests.rules.support import MakeMention, at
 
 
-def test_replay_orders_by_event_time_and_ticks_resolutions_in_between(
+def two_bursts(
     rules_from: Callable[[str], RuleSet], mk: MakeMention
-) -> None:
+) -> tuple[RuleSet, list[EnrichedMention]]:
+    """A volume rule (3 in 10 minutes) and two bursts of three mentions, 40 minutes apart."""
     ruleset = rules_from(
         """
         rules:
           - {name: v, type: volume, brands: [acme], window: 10m, threshold: 3, cooldown: 0s}
         """
     )
-    sample = [mk(n, m) for n, m in enumerate([0, 1, 2, 40, 41, 42])]
+    return ruleset, [mk(n, m) for n, m in enumerate([0, 1, 2, 40, 41, 42])]
+
+
+def test_replay_orders_by_event_time_and_ticks_resolutions_in_between(
+    rules_from: Callable[[str], RuleSet], mk: MakeMention
+) -> None:
+    ruleset, sample = two_bursts(rules_from, mk)
     random.Random(7).shuffle(sample)
     alerts = replay(ruleset, sample)
     assert [(a.state, a.at) for a in alerts] == [
@@ -37,13 +44,7 @@ def test_replay_orders_by_event_time_and_ticks_resolutions_in_between(
 def test_replay_ordered_answers_each_mention_before_reading_the_next(
     rules_from: Callable[[str], RuleSet], mk: MakeMention
 ) -> None:
-    ruleset = rules_from(
-        """
-        rules:
-          - {name: v, type: volume, brands: [acme], window: 10m, threshold: 3, cooldown: 0s}
-        """
-    )
-    sample = [mk(n, m) for n, m in enumerate([0, 1, 2, 40, 41, 42])]
+    ruleset, sample = two_bursts(rules_from, mk)
     read: list[int] = []
 
     def stream() -> Iterator[EnrichedMention]:
