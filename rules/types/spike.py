@@ -48,7 +48,8 @@ class SpikeRule(Rule):
     million (None: not checked)."""
     min_novelty: float | None = Field(default=None, gt=0)
     """-log10 of how unusual the window count is against the brand's own week of history
-    (time of day included; the detector scored on NAB), e.g. 1.7 (None: not checked)."""
+    (time of day included; the detector scored on NAB), e.g. 1.7 (None: not checked; 1.7
+    when a rule sets none of min_zscore, min_surprise and min_novelty)."""
     match: Literal["any", "all"] = "any"
     """Whether any or all of the set minimums (min_zscore, min_surprise, min_novelty) must
     be reached."""
