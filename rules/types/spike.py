@@ -44,8 +44,9 @@ class SpikeRule(Rule):
     """Standard deviations above the EWMA baseline (None: not checked). Fires often on
     real, bursty volumes: see `DEFAULT_MIN_NOVELTY`."""
     min_surprise: float | None = Field(default=None, gt=0)
-    """-log10 of the chance of the window count under the baseline, e.g. 6 is one in a
-    million (None: not checked)."""
+    """-log10 of the chance of the window count under the baseline as a Poisson mean, e.g. 6
+    is one in a million (None: not checked). Real mention counts vary far more than a
+    Poisson count: on real volumes it pages often (`DEFAULT_MIN_NOVELTY`)."""
     min_novelty: float | None = Field(default=None, gt=0)
     """-log10 of how unusual the window count is against the brand's own week of history
     (time of day included; the detector scored on NAB), e.g. 1.7 (None: not checked; 1.7
