@@ -10,17 +10,17 @@ each mention goes through the enrich stage's velocity step (`enrich.velocity
 (`rules.replay.replay_ordered`: the engine as `stormwatch rules test --replay` runs it)
 with several ``spike`` rules side by side: the example rule of
 ``rules/examples/crisis.yaml`` as shipped (on every brand) and the variants of
-`VARIANTS`. A page is a firing alert (one per episode: cooldown and
-resolution as configured).
+`VARIANTS`. A page is a firing alert (one per episode: cooldown and resolution as
+configured).
 
-Per rule it prints: pages after NAB's probation (the first 15 % of each file, when the
-baselines are still learning), how many of them fall in a labelled window (NAB's windows,
-about two days around each incident), how many windows got a page, pages outside the
-windows per brand and week (an upper bound on false pages: NAB labels the incidents it knows, not
-every real burst), how many incidents got a page from an hour before to two hours after
-the labelled instant, how many a rule paging as often at random times would have (so a
-rule that pages all the time does not look sharp), and the median minutes from the
-incident to that page. A benchmark of behaviour, not a test.
+Per rule it prints: pages after NAB's probation (the first 15 % of a file, at most 750
+readings: 2.6 days here, while the baselines learn), how many of them fall in a labelled
+window (NAB's windows, about two days around each incident), how many windows got a
+page, pages outside the windows per brand and week (an upper bound on false pages: NAB
+labels the incidents it knows, not every real burst), how many incidents got a page from
+an hour before to two hours after the labelled instant, how many a rule paging as often
+at random times would have (so a rule that pages all the time does not look sharp), and
+the median minutes from the incident to that page. A benchmark of behaviour, not a test.
 """
 
 from __future__ import annotations
