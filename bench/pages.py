@@ -118,6 +118,8 @@ class FilePages:
     incidents: list[datetime]
     pages: dict[str, list[datetime]] = field(default_factory=dict)
     """Rule -> the times of its pages after probation."""
+    early: dict[str, int] = field(default_factory=dict)
+    """Rule -> its pages in probation: a new brand's first days, no incident labelled."""
 
 
 def run_file(data: Path, name: str) -> FilePages:
@@ -130,6 +132,7 @@ def run_file(data: Path, name: str) -> FilePages:
     brand = Path(name).stem.rsplit("_", 1)[-1].lower()
     ruleset = rules()
     pages: dict[str, list[datetime]] = {r.name: [] for r in ruleset.rules}
+    early = dict.fromkeys(pages, 0)
     count = 0
 
     def counted(stream: Iterator[EnrichedMention]) -> Iterator[EnrichedMention]:
@@ -140,12 +143,16 @@ def run_file(data: Path, name: str) -> FilePages:
 
     started = time.perf_counter()
     for alert in replay_ordered(ruleset, counted(mentions(f, brand)), drain=False):
-        if alert.state.value == "firing" and alert.at >= after:
+        if alert.state.value != "firing":
+            continue
+        if alert.at >= after:
             pages[alert.rule].append(alert.at)
+        else:
+            early[alert.rule] += 1
     seconds = time.perf_counter() - started
     windows = [(stamps[a], stamps[b]) for a, b in f.windows]
     weeks = (stamps[-1] + STEP - after) / WEEK
-    return FilePages(name, count, seconds, weeks, windows, incidents, pages)
+    return FilePages(name, count, seconds, weeks, windows, incidents, pages, early)
 
 
 @dataclass
@@ -265,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
             t.add(fp, fp.pages[r.name])
             cells.append(f"{r.name} {t.pages}/{t.inside}/{t.caught}")
         print(f"  {Path(fp.name).stem:<22} " + "   ".join(cells))
+    days = ", ".join(
+        f"{r.name} {sum(fp.early[r.name] for fp in results) / len(results):.1f}"
+        for r in ruleset.rules
+    )
+    print(f"\n  pages per brand in its first days (NAB's probation, 2.6 days here): {days}")
     print(f"\n(total run time {time.perf_counter() - started:.0f}s)")
     return 0
 

@@ -71,6 +71,7 @@ def test_main_prints_a_row_per_rule(copy: Path, capsys: pytest.CaptureFixture[st
     assert main(["--data", str(copy), "--processes", "1"]) == 0
     out = capsys.readouterr().out
     assert "Twitter_volume_ACME:" in out and "outside/brand/week" in out
+    assert "pages per brand in its first days" in out
     for rule in ("example", "zscore-4-or-surprise-6", "zscore-3", "novelty-2.0"):
         assert f"\n  {rule} " in out, out
 
