@@ -100,6 +100,8 @@ class JsonApi:
         values = [s.get_secret_value() for s in (*self._auth.values(), *secrets) if s]
         # "Bearer <token>": the token alone is a secret too
         values += [v.split(" ", 1)[1] for v in values if " " in v]
+        # as an error message may quote it: escaped, as in a bytes or str repr
+        values += [repr(v)[1:-1] for v in values]
         # the longest first, so a token inside "Bearer <token>" is masked whole
         self._secrets = sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
         self._max_bytes = max_bytes

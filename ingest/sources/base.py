@@ -64,9 +64,13 @@ def _not_negative(value: timedelta) -> timedelta:
 
 
 def _secret(value: SecretStr) -> SecretStr:
-    if not value.get_secret_value().strip():
+    raw = value.get_secret_value()
+    secret = raw.strip()  # a secret read from a file often ends in a line break
+    if not secret:
         raise ValueError("is empty (is the environment variable set to a value?)")
-    return value
+    if not secret.isprintable():
+        raise ValueError("contains a line break or another control character")
+    return value if secret == raw else SecretStr(secret)
 
 
 Positive = Annotated[Duration, AfterValidator(_positive)]

@@ -22,7 +22,6 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import Field, model_validator
 
-from core.config import Duration
 from core.records import Mention
 from ingest.api import JsonApi
 from ingest.pager import Walk
@@ -30,6 +29,7 @@ from ingest.source import Cursor, SourceError
 from ingest.sources.base import (
     CatchUpStream,
     HttpUrl,
+    Positive,
     Secret,
     SourceContext,
     StreamConfig,
@@ -52,7 +52,7 @@ class XStreamConfig(StreamConfig):
     """The recent-search query for catching up (default: the rules joined with OR)."""
     token: Secret
     base_url: HttpUrl = "https://api.x.com"
-    idle_timeout: Duration = timedelta(seconds=60)
+    idle_timeout: Positive = timedelta(seconds=60)
     """X sends a keep-alive every 20 s; three missed ones mean the stream is dead."""
     max_results: int = Field(default=100, ge=10, le=100)
     kind: ClassVar[str] = KIND

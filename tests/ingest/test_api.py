@@ -166,6 +166,24 @@ def test_secrets_are_masked_in_reasons(
     assert err.value.reason == "HTTP 403 Forbidden: token *** revoked"
 
 
+def test_secrets_are_masked_where_an_error_quotes_them_escaped(
+    api: ApiServer, http: httpx.Client, clock: ManualClock
+) -> None:
+    # httpx refuses a header with a line break and quotes its bytes: b'Bearer s3cr3t\\n'
+    broken = JsonApi(
+        http,
+        api.url,
+        clock=clock,
+        user_agent="t",
+        timeout=3,
+        auth={"Authorization": SecretStr("Bearer s3cr3t-token\n")},
+    )
+    with pytest.raises(ApiError) as err:
+        broken.get("/v")
+    assert "s3cr3t" not in str(err.value)
+    assert "***" in str(err.value)
+
+
 def test_a_transport_failure_and_non_json_are_api_errors(
     api: ApiServer, http: httpx.Client, clock: ManualClock, closed_port: int
 ) -> None:

@@ -12,7 +12,7 @@ from core.clock import ManualClock
 from core.config import ConfigError, parse_yaml, validate
 from ingest.build import build_sources
 from ingest.settings import IngestSettings
-from ingest.sources import SOURCE_TYPES, RedditConfig, XStreamConfig
+from ingest.sources import SOURCE_TYPES, RedditConfig, XSearchConfig, XStreamConfig
 from ingest.stream import StreamSource
 from tests.ingest.documents import feed
 from tests.ingest.harness import WATCHLIST
@@ -185,6 +185,16 @@ def test_every_kind_builds_its_source(http: httpx.Client, clock: ManualClock) ->
             "sources[0].interval: Value error, must be at least 0.1s",
         ),
         (
+            "sources:\n  - type: x_stream\n    name: x\n    rules: [acme]\n    token: t0ken\n    idle_timeout: 0s\n",
+            6,
+            "sources[0].idle_timeout: Value error, must be at least 0.1s",
+        ),
+        (
+            'sources:\n  - type: x\n    name: x\n    query: acme\n    token: "t0k\\nen"\n',
+            5,
+            "sources[0].token: Value error, contains a line break",
+        ),
+        (
             "sources:\n  - type: mastodon\n    name: m\n    instance: mastodon.social\n    hashtags: [acme]\n",
             4,
             "sources[0].instance: Value error, 'mastodon.social' is not a http/https URL",
@@ -240,6 +250,18 @@ def test_a_long_rule_set_needs_its_own_catch_up_query() -> None:
         type="x_stream", name="x", rules=tuple(rules), token="t0ken", catch_up_query="acme"
     )  # type: ignore[arg-type]
     assert ok.query() == "acme"
+
+
+def test_a_secret_read_from_a_file_loses_its_line_break() -> None:
+    # `kubectl create secret --from-file` and `echo > file` leave one; httpx would refuse
+    # the header and quote it in an error
+    settings = load(
+        "sources:\n  - type: x\n    name: x\n    query: a\n    token: ${TOKEN}\n",
+        {"TOKEN": "t0ken\n"},
+    )
+    source = settings.sources[0]
+    assert isinstance(source, XSearchConfig)
+    assert source.token.get_secret_value() == "t0ken"
 
 
 def test_secret_values_are_not_echoed_in_errors() -> None:
