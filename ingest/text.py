@@ -77,6 +77,7 @@ def parse_timestamp(raw: str | None, parsed_utc: time.struct_time | None) -> dat
     ``*_parsed``, always UTC) is the fallback for formats only feedparser understands,
     and for dates without an offset (``-0000``, a bare date), which are taken as UTC.
     """
+    naive: datetime | None = None
     if raw:
         text = raw.strip()
         for parse in (email.utils.parsedate_to_datetime, datetime.fromisoformat):
@@ -86,9 +87,12 @@ def parse_timestamp(raw: str | None, parsed_utc: time.struct_time | None) -> dat
                 continue
             if value.tzinfo is not None and value.utcoffset() is not None:
                 return value
+            naive = naive or value
     if parsed_utc is not None:
         try:
             return datetime.fromtimestamp(calendar.timegm(parsed_utc), tz=UTC)
         except (OverflowError, ValueError, OSError):
             return None
-    return None
+    # feedparser gives nothing for some zoneless dates ("Wed, 01 May 2019 10:00:00"):
+    # without this, a years-old item would be dated when it was fetched
+    return naive.replace(tzinfo=UTC) if naive is not None else None

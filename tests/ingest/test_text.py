@@ -80,4 +80,9 @@ def test_an_unparseable_date_uses_feedparsers_value_or_nothing() -> None:
     assert parse_timestamp("2nd of June", parsed) == datetime(2026, 6, 2, tzinfo=UTC)
     assert parse_timestamp("2nd of June", None) is None
     assert parse_timestamp(None, None) is None
-    assert parse_timestamp("2026-06-02", None) is None  # a bare date has no offset
+    # dates without an offset that feedparser could not read are taken as UTC too, not
+    # dropped (the item would be dated when it was fetched)
+    assert parse_timestamp("2026-06-02", None) == datetime(2026, 6, 2, tzinfo=UTC)
+    assert parse_timestamp("Tue, 02 Jun 2026 14:30:00", None) == datetime(
+        2026, 6, 2, 14, 30, tzinfo=UTC
+    )
