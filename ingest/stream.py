@@ -57,6 +57,9 @@ class StreamEvent:
     mentions: tuple[Mention, ...] = ()
     cursor: Cursor | None = None
     """Where to resume after this event (None: where the previous event said)."""
+    catch_up: bool = False
+    """What a REST listing had since the cursor, not a live event: it does not show that
+    the stream works, so a session that ends after it still counts as failing."""
 
 
 class Connection:
@@ -123,7 +126,7 @@ class SessionEnd:
     """How one connection ended."""
 
     received: int
-    """Events that arrived before it ended."""
+    """Live events that arrived before it ended."""
     reason: str
     retry_after: float | None = None
 
@@ -200,7 +203,7 @@ class StreamRunner:
                     if isinstance(item, _End):
                         end = item
                         break
-                    received += 1
+                    received += not item.catch_up
                     pending.extend(item.mentions)
                     cursor = item.cursor if item.cursor is not None else cursor
                 since = self._clock.monotonic() - last_checkpoint
@@ -223,8 +226,9 @@ class StreamRunner:
         return SessionEnd(received, "connection closed by the server")
 
     def _failed(self, ended: SessionEnd) -> datetime:
-        # a stream that delivered before it dropped reconnects after the first step of
-        # the backoff; one that keeps failing backs off further each time
+        # a stream that delivered live events before it dropped reconnects after the
+        # first step of the backoff; one that keeps failing (including one that is
+        # accepted and then ends at once) backs off further each time
         self._failures = 1 if ended.received else self._failures + 1
         reason = ended.reason
         delay = self._settings.backoff.delay(self._failures, timedelta(0), self._rng)

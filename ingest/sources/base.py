@@ -337,7 +337,7 @@ class CatchUpStream(Configured[StreamT]):
         now = self._clock.now()
         caught = self.catch_up(state, now, floor_of(state, now, self.config.backfill))
         state = caught.cursor
-        yield StreamEvent(tuple(caught.mentions), dict(state))
+        yield StreamEvent(tuple(caught.mentions), dict(state), catch_up=True)
         try:
             for ident, found in self.live(response):
                 state = advance(state, ident, int)

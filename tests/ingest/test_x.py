@@ -211,6 +211,23 @@ def test_an_operational_disconnect_is_reported(api: ApiServer, harness: Harness)
     )
 
 
+def test_a_stream_ended_at_once_each_time_backs_off_further(
+    api: ApiServer, harness: Harness
+) -> None:
+    # accepted, caught up, ended in-body: the catch-up does not show the stream works
+    fake = FakeX(api)
+    disconnect = {"errors": [{"title": "operational-disconnect"}]}
+    for _ in range(5):
+        fake.scripts.append(Script(posts=[disconnect], end="close"))
+    svc = harness.service(stream(api))
+    with harness.running(svc):
+        waits = [advance_to_reconnect(harness, "x-live") for _ in range(4)]
+    # the stream backoff's 1s, 2s, 4s, 8s, each shortened by up to half (the jitter)
+    for n, wait in enumerate(waits):
+        assert timedelta(seconds=2**n * 0.5) <= wait <= timedelta(seconds=2**n)
+    assert harness.health("x-live").consecutive_failures >= 4
+
+
 def test_a_refused_rule_is_the_streams_error(api: ApiServer, harness: Harness) -> None:
     FakeX(api)
     svc = harness.service(stream(api, rules=["(acme OR"]))
