@@ -1,8 +1,8 @@
 """Keeping secrets out of messages and logs.
 
-`redact` masks given secret values in a text. `guard_logs` registers secrets with a
-filter on the HTTP libraries' loggers: httpx logs every request's full URL at INFO, and
-for a Slack incoming webhook the URL *is* the credential.
+`redact` (from `core.secrets`) masks given secret values in a text. `guard_logs`
+registers secrets with a filter on the HTTP libraries' loggers: httpx logs every request's
+full URL at INFO, and for a Slack incoming webhook the URL *is* the credential.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import logging
 import threading
 from collections.abc import Iterable
 
-MASK = "***"
+from core.secrets import redact
+
+__all__ = ["guard_logs", "redact"]
 
 # The loggers that may print a request URL. Logger filters do not apply to child
 # loggers, so each one that logs is named.
@@ -22,13 +24,6 @@ _HTTP_LOGGERS = (
     "httpcore.http2",
     "httpcore.proxy",
 )
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of each non-empty secret replaced by ``***``."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
 
 
 class _SecretFilter(logging.Filter):

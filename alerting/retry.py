@@ -58,11 +58,9 @@ def notify(notifiers: Mapping[str, Notifier[Any]], search_url: str | None) -> Se
                 f"no receiver named {delivery.receiver!r} is configured", retryable=False
             )
         alert = delivery.alert
-        notification = Notification(
-            alert, delivery.receiver, now, render.search_link(search_url, alert)
-        )
         try:
-            notifier.send(notification)
+            link = render.search_link(search_url, alert)
+            notifier.send(Notification(alert, delivery.receiver, now, link))
         except DeliveryError:
             raise
         except Exception as exc:

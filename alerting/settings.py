@@ -46,7 +46,14 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
 
 from core.config import Duration
 from core.records import Alert, Severity
@@ -76,9 +83,14 @@ class SlackReceiver(_Receiver):
 
     @model_validator(mode="after")
     def _url(self) -> Self:
-        # The value is a secret: the reason must not repeat it.
-        if not self.webhook_url.get_secret_value().startswith(("https://", "http://")):
+        # The value is a secret: the reason must not repeat it (a field validator's would).
+        # A value read from a file often ends in a line break: dropped.
+        url = self.webhook_url.get_secret_value().strip()
+        if not url.startswith(("https://", "http://")):
             raise ValueError("webhook_url must be an http(s) URL")
+        if not url.isprintable() or " " in url:
+            raise ValueError("webhook_url must not contain spaces or line breaks")
+        object.__setattr__(self, "webhook_url", SecretStr(url))  # frozen: set once, here
         return self
 
 
@@ -112,6 +124,8 @@ class EmailReceiver(_Receiver):
     def _checks(self) -> Self:
         if self.ssl and self.starttls:
             raise ValueError("ssl (implicit TLS) and starttls exclude each other; pick one")
+        if self.port == 465 and not self.ssl:
+            raise ValueError("port 465 is SMTPS: set ssl: true (starttls is for port 587)")
         if bool(self.username) != bool(self.password):
             raise ValueError("username and password go together")
         for addr in (self.from_addr, *self.to):
@@ -252,6 +266,10 @@ class AlertingSettings(_Model):
             if bad:
                 allowed = ", ".join(sorted(SEARCH_URL_FIELDS))
                 raise ValueError(f"search_url: unknown placeholder {bad[0]!r} (use {allowed})")
+            try:  # what a page will do with it: {since:%Y}, {brand!x} or {} fail here
+                self.search_url.format(**dict.fromkeys(SEARCH_URL_FIELDS, "x"))
+            except (ValueError, IndexError, KeyError, AttributeError, TypeError) as exc:
+                raise ValueError(f"search_url: {exc} (write placeholders as {{brand}})") from None
         return self
 
     def unknown_receivers(self, names: tuple[str, ...]) -> list[str]:

@@ -36,6 +36,7 @@ import httpx
 from pydantic import SecretStr
 
 from core.clock import Clock
+from core.secrets import MASK, secret_forms
 from ingest.fetch import retry_after_seconds
 from ingest.source import SourceError
 from ingest.text import collapse_whitespace
@@ -98,12 +99,7 @@ class JsonApi:
         self._timeout = timeout
         self._auth = dict(auth or {})
         values = [s.get_secret_value() for s in (*self._auth.values(), *secrets) if s]
-        # "Bearer <token>": the token alone is a secret too
-        values += [v.split(" ", 1)[1] for v in values if " " in v]
-        # as an error message may quote it: escaped, as in a bytes or str repr
-        values += [repr(v)[1:-1] for v in values]
-        # the longest first, so a token inside "Bearer <token>" is masked whole
-        self._secrets = sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
+        self._secrets = secret_forms(values)
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
         self._held_until: datetime | None = None
@@ -125,8 +121,8 @@ class JsonApi:
 
     def redact(self, text: str) -> str:
         """``text`` with every configured secret masked."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
+        for form in self._secrets:
+            text = text.replace(form, MASK)
         return text
 
     def url(self, path: str) -> str:

@@ -2,13 +2,15 @@
 
 STARTTLS or implicit TLS (``ssl``) and AUTH as configured; certificates are verified
 (against ``ca_file`` when given). SMTP 4xx replies, dropped connections and unreachable
-servers are retryable; 5xx replies, failed TLS verification and a server lacking a
-required extension are not. A firing and its resolved mail share a thread
+servers are retryable; 5xx replies, failed TLS verification or handshakes and a server
+lacking a required extension are not. A mail some recipients refused is sent (the
+refusals are logged). A firing and its resolved mail share a thread
 (``In-Reply-To``).
 """
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -18,6 +20,8 @@ from alerting import render
 from alerting.notifiers.base import Notification, Notifier
 from alerting.settings import EmailReceiver
 from core.records import AlertState
+
+log = logging.getLogger(__name__)
 
 
 def build_message(n: Notification, settings: EmailReceiver) -> EmailMessage:
@@ -102,11 +106,26 @@ class EmailNotifier(Notifier[EmailReceiver]):
             raise self.error(
                 f"{where}: TLS certificate not trusted: {exc.verify_message}", retryable=False
             ) from None
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
+            raise self.error(f"{where}: TLS connection cut: {exc}", retryable=True) from None
+        except ssl.SSLError as exc:
+            # e.g. WRONG_VERSION_NUMBER: ssl set against a plain or STARTTLS port
+            raise self.error(
+                f"{where}: TLS handshake failed ({exc.reason}): does ssl (port 465) or "
+                "starttls (587) match this port?",
+                retryable=False,
+            ) from None
         except OSError as exc:
             raise self.error(
                 f"cannot reach {where}: {type(exc).__name__}: {exc}", retryable=True
             ) from None
         if refused:
-            # Some recipients took it: retrying would mail the others twice.
+            # Some recipients took it: the page is sent (failing it would drop its resolved
+            # and mail them again on a redelivery); the others are named in the log.
             detail = ", ".join(f"{rcpt} ({code})" for rcpt, (code, _) in refused.items())
-            raise self.error(f"{where} refused some recipients: {detail}", retryable=False)
+            log.warning(
+                "email receiver %r: %s refused some recipients, sent to the others: %s",
+                self.name,
+                where,
+                detail,
+            )

@@ -155,11 +155,13 @@ class Mailbox:
     logins: list[tuple[str, str]] = field(default_factory=list)
     reject_rcpt: str | None = None
     """Reply for RCPT TO, e.g. ``550 no such user`` or ``450 try later``."""
+    reject_only: str | None = None
+    """The one address ``reject_rcpt`` refuses (None: every address)."""
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd hook name)
         self, server: smtpd.SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
-        if self.reject_rcpt:
+        if self.reject_rcpt and self.reject_only in (None, address):
             return self.reject_rcpt
         envelope.rcpt_tos.append(address)
         return "250 OK"

@@ -149,6 +149,24 @@ def test_refused_recipients(smtp_server: Mailbox, reply: str, retryable: bool) -
     assert "refused every recipient" in str(err.value) and reply[:3] in str(err.value)
 
 
+def test_a_mail_some_recipients_refused_is_sent_and_the_refusal_logged(
+    smtp_server: Mailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    # failing it would drop its resolved and mail the others again on a redelivery
+    smtp_server.reject_rcpt, smtp_server.reject_only = "550 no such user", TO[1]
+    mailer(smtp_server.port).send(note())
+    [envelope] = smtp_server.messages
+    assert envelope.rcpt_tos == [TO[0]]
+    assert f"refused some recipients, sent to the others: {TO[1]} (550)" in caplog.text
+
+
+def test_ssl_against_a_plain_port_is_not_retried(smtp_server: Mailbox) -> None:
+    with pytest.raises(DeliveryError) as err:
+        mailer(smtp_server.port, ssl=True).send(note())
+    assert err.value.retryable is False
+    assert "TLS handshake failed" in str(err.value) and "match this port" in str(err.value)
+
+
 def test_unreachable_smtp_is_retryable_with_a_clear_error(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     port = free_port()

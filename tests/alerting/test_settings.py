@@ -112,6 +112,22 @@ def test_defaults_are_the_embedded_outbox() -> None:
         ),
         ("search_url: 'http://x/?q={query}'\n", None, "unknown placeholder 'query'"),
         (
+            "search_url: 'http://x/?since={since:%Y-%m-%d}'\n",
+            None,
+            "search_url: Invalid format specifier",
+        ),
+        ("search_url: 'http://x/?q={}'\n", None, "search_url: Replacement index 0"),
+        (
+            "receivers:\n  m:\n    type: email\n    host: h\n    port: 465\n    from_addr: a@b.c\n    to: [x@y.z]\ndefault_receivers: [m]\n",
+            None,
+            "port 465 is SMTPS: set ssl: true",
+        ),
+        (
+            "receivers:\n  s:\n    type: slack\n    webhook_url: 'https://hooks.example/T1 B2'\ndefault_receivers: [s]\n",
+            None,
+            "webhook_url must not contain spaces or line breaks",
+        ),
+        (
             "retry: {initial_backoff: 1m, max_backoff: 10s}\n",
             1,
             "max_backoff must be at least initial_backoff",
@@ -139,6 +155,16 @@ def test_a_bad_webhook_url_error_does_not_repeat_the_secret() -> None:
         load(text)
     assert "webhook_url must be an http(s) URL" in str(err.value)
     assert secret not in str(err.value)
+
+
+def test_a_webhook_url_read_from_a_file_loses_its_line_break() -> None:
+    text = (
+        "receivers:\n  s:\n    type: slack\n    webhook_url: ${SLACK_URL}\ndefault_receivers: [s]\n"
+    )
+    settings = load(text, {"SLACK_URL": "https://hooks.example/T1/B2\n"})
+    slack = settings.receivers["s"]
+    assert isinstance(slack, SlackReceiver)
+    assert slack.webhook_url.get_secret_value() == "https://hooks.example/T1/B2"
 
 
 def test_ssl_alone_means_smtps_on_465() -> None:
