@@ -39,7 +39,8 @@ class _Model(BaseModel):
 
 class EmbeddedBusSettings(_Model):
     path: Path | None = None
-    """SQLite file that keeps the log across restarts; none: in memory only."""
+    """SQLite file that keeps the log across restarts; none: in memory only (the
+    `stormwatch` command's settings default it to ``state_dir/bus.db``)."""
     partitions: int = Field(default=4, ge=1, le=256)
     """Partitions of each topic the embedded bus creates."""
 
@@ -92,7 +93,8 @@ class BusSettings(_Model):
 
 class EmbeddedStoreSettings(_Model):
     path: Path | None = None
-    """SQLite file; none: in memory only."""
+    """SQLite file; none: in memory only (the `stormwatch` command's settings default it
+    to ``state_dir/store.db``)."""
 
 
 class ElasticsearchSettings(_Model):

@@ -20,8 +20,9 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from alerting.settings import AlertingSettings
 from core.config import ConfigError, load_model, resolve_paths
@@ -35,7 +36,10 @@ from rules import RuleSet, load_rules
 
 class AppSettings(Settings):
     state_dir: Path = Path(".stormwatch")
-    """Local state: ingest's dedup database, the embedded bus and store files by default."""
+    """Local state: ingest's dedup database, and the embedded bus and store files unless
+    ``bus.embedded.path`` / ``store.embedded.path`` say otherwise (``bus.db``,
+    ``store.db``), so a restart keeps what was fetched: ingest's dedup database would
+    otherwise skip the mentions a bus or store in memory lost."""
     watchlist: Path | None = None
     rules: tuple[str, ...] = Field(default=())
     """Rule files or glob patterns."""
@@ -43,6 +47,20 @@ class AppSettings(Settings):
     enrich: EnrichSettings = EnrichSettings()
     alerting: AlertingSettings = AlertingSettings()
     dashboards: DashboardSettings = DashboardSettings()
+
+    @model_validator(mode="after")
+    def _embedded_files(self) -> Self:
+        bus, store = self.bus, self.store
+        if bus.embedded.path is None:
+            embedded = bus.embedded.model_copy(update={"path": self.state_dir / "bus.db"})
+            bus = bus.model_copy(update={"embedded": embedded})
+        if store.embedded.path is None:
+            embedded_store = store.embedded.model_copy(update={"path": self.state_dir / "store.db"})
+            store = store.model_copy(update={"embedded": embedded_store})
+        # frozen: set once, here, before anyone reads them
+        object.__setattr__(self, "bus", bus)
+        object.__setattr__(self, "store", store)
+        return self
 
 
 class App:

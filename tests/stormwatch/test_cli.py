@@ -22,17 +22,25 @@ def test_version_and_help() -> None:
     assert code == 0 and "check" in out and "--settings" in out
 
 
-def test_check_without_settings_runs_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_without_settings_runs_embedded_on_files_in_the_state_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # files, not memory: a restart must find what ingest's dedup database says was fetched
     monkeypatch.delenv("STORMWATCH_SETTINGS", raising=False)
+    monkeypatch.chdir(tmp_path)
     code, out = run("check")
     assert code == 0
-    assert "bus:      ok    embedded bus in memory" in out
+    state = tmp_path / ".stormwatch"
+    assert f"bus:      ok    embedded bus in SQLite file {state / 'bus.db'}" in out
+    assert f"in SQLite file {state / 'store.db'}" in out
     assert "store:    ok    embedded store (SQLite" in out
 
 
-def test_the_installed_console_script_works() -> None:
+def test_the_installed_console_script_works(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("stormwatch")
-    out = subprocess.run([str(exe), "check"], capture_output=True, text=True, check=True, env={})
+    out = subprocess.run(
+        [str(exe), "check"], capture_output=True, text=True, check=True, env={}, cwd=tmp_path
+    )
     assert "embedded bus" in out.stdout and "embedded store" in out.stdout
 
 

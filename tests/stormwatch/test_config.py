@@ -70,3 +70,16 @@ def test_without_a_settings_file_the_defaults_are_in_the_current_folder(
     assert settings.state_dir == tmp_path / ".stormwatch"
     outbox = settings.alerting.receivers["outbox"]
     assert isinstance(outbox, OutboxReceiver) and outbox.path == tmp_path / "outbox"
+    # the embedded bus and store are files there too, so a restart loses nothing
+    assert settings.bus.embedded.path == tmp_path / ".stormwatch" / "bus.db"
+    assert settings.store.embedded.path == tmp_path / ".stormwatch" / "store.db"
+
+
+def test_the_embedded_files_default_to_the_state_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "s.yaml").write_text("state_dir: /srv/sw\nbus: {embedded: {path: b.db}}\n")
+    monkeypatch.chdir("/")
+    settings, _ = load_app_settings(tmp_path / "s.yaml")
+    assert settings.bus.embedded.path == tmp_path / "b.db"  # given: kept, relative to the file
+    assert settings.store.embedded.path == Path("/srv/sw/store.db")
