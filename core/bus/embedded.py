@@ -7,7 +7,7 @@ consumer groups with eager rebalancing, and committed offsets behave as on Kafka
 With a ``path`` the log and the committed offsets survive a restart: records are
 written to SQLite on `Producer.flush` (and every ``autoflush`` records), commits at
 once. Without one, everything lives in memory and is gone with the process.
-Everything is in one process: two processes must not share one file.
+Everything is in one process: a second process opening the same file is refused.
 
 A consumer blocked in `Consumer.poll` is woken by a record on one of ITS topics (or a
 change of its group), not by every record on the bus: one wake-up per wait, so a busy
@@ -21,6 +21,7 @@ full collection, a cost that grows with the log.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import sqlite3
@@ -29,6 +30,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from kafka.partitioner.default import murmur2
 
@@ -99,18 +101,20 @@ class EmbeddedBus(Bus):
         self._pending: list[Message] = []
         self._path = Path(path) if path else None
         self._db: sqlite3.Connection | None = None
+        self._hold: IO[bytes] | None = None
         if self._path is not None:
             self._open(self._path)
 
     # -- persistence -------------------------------------------------------------------
     def _open(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._hold = _hold_file(path)
             db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise BusError(f"embedded bus: cannot open {path}: {exc}") from exc
         self._db = db
         for name, partitions in db.execute("SELECT name, partitions FROM topics"):
@@ -328,6 +332,25 @@ class EmbeddedBus(Bus):
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            if self._hold is not None:
+                self._hold.close()  # releases the lock
+                self._hold = None
+
+
+def _hold_file(path: Path) -> IO[bytes]:
+    """An exclusive lock on ``path`` (a ``.lock`` file beside it) for as long as the
+    returned file is open: a second process on the same bus file would write offsets the
+    first one also writes."""
+    hold = open(path.with_name(path.name + ".lock"), "wb")  # noqa: SIM115 (held open)
+    try:
+        fcntl.flock(hold, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        hold.close()
+        raise BusError(
+            f"embedded bus: {path} is in use by another process; the embedded bus serves "
+            "one process (run the stages in one `stormwatch run`, or use Kafka)"
+        ) from None
+    return hold
 
 
 def _messages(topic: str, partition: int, offset: int, rows: Sequence[_Row]) -> list[Message]:

@@ -8,10 +8,11 @@ import gc
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from core.bus import Message, TopicSpec
+from core.bus import BusError, Message, TopicSpec
 from core.bus.embedded import EmbeddedBus
 
 pytestmark = pytest.mark.timeout(60)
@@ -86,3 +87,12 @@ def test_the_log_is_not_tracked_by_the_garbage_collector() -> None:
         (n, f"value {n}".encode(), (("h", b"v"),)) for n in range(100)
     ]
     assert bus.read_topic("t") == messages
+
+
+def test_a_second_process_on_the_same_file_is_refused(tmp_path: Path) -> None:
+    # two buses on one file would write the same offsets; a lock says so at the start
+    first = EmbeddedBus(path=tmp_path / "bus.db")
+    with pytest.raises(BusError, match="is in use by another process"):
+        EmbeddedBus(path=tmp_path / "bus.db")
+    first.close()
+    EmbeddedBus(path=tmp_path / "bus.db").close()  # free again once the first is closed
