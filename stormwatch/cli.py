@@ -157,7 +157,8 @@ def run(obj: Context, stages: tuple[str, ...]) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    threads = run_workers(workers, stop)
+    crashes: list[str] = []
+    threads = run_workers(workers, stop, crashes)
     click.echo(f"running {', '.join(stages)} ({len(workers)} worker(s)); SIGTERM to stop", err=True)
     if "dashboards" in stages:
         click.echo(f"search page on {app.settings.dashboards.url()}", err=True)
@@ -166,6 +167,8 @@ def run(obj: Context, stages: tuple[str, ...]) -> None:
     for t in threads:
         t.join(timeout=30)
     runtime.close()
+    if crashes:  # a service manager restarts on a failure exit, not on 0
+        raise click.ClickException("; ".join(crashes))
 
 
 @cli.group()

@@ -130,6 +130,7 @@ def run_demo(
     feed = FeedServer(items, clock.now).start()
     state_dir = Path(tempfile.mkdtemp(prefix="stormwatch-demo-"))
     outbox.mkdir(parents=True, exist_ok=True)
+    earlier = set(outbox.glob("*.json"))  # an earlier run's pages are not this one's
     app = demo_app(base, feed.feed_url, state_dir, outbox, port)
     bus = EmbeddedBus(default_partitions=4)
     runtime = Runtime(app, clock, bus=bus, store=SqliteStore(state_dir / "store.db"))
@@ -145,7 +146,10 @@ def run_demo(
     echo(f"  feed:        {feed.feed_url}")
     echo(f"  search page: {app.settings.dashboards.url()}")
     echo(f"  outbox:      {outbox}")
-    threads = run_workers([*workers, Call("demo-printer", _alert_printer(bus, echo))], stop)
+    crashes: list[str] = []
+    threads = run_workers(
+        [*workers, Call("demo-printer", _alert_printer(bus, echo))], stop, crashes
+    )
     loops = {loop.name: loop for loop in runtime.loops}
     tty = sys.stdout.isatty()
     try:
@@ -173,5 +177,8 @@ def run_demo(
         feed.stop()
         runtime.close()
         shutil.rmtree(state_dir, ignore_errors=True)
-    echo(f"{len(list(outbox.glob('*.json')))} notification(s) in {outbox}")
+    echo(f"{len(set(outbox.glob('*.json')) - earlier)} notification(s) in {outbox}")
+    if crashes:
+        echo(f"Error: {'; '.join(crashes)}", err=True)
+        return 1
     return 0

@@ -220,14 +220,21 @@ def tune_gc() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
-def run_workers(workers: list[Worker], stop: threading.Event) -> list[threading.Thread]:
-    """Start each worker in a thread of its own; a crashed worker stops them all."""
+def run_workers(
+    workers: list[Worker], stop: threading.Event, crashes: list[str] | None = None
+) -> list[threading.Thread]:
+    """Start each worker in a thread of its own; a crashed worker stops them all and is
+    added to ``crashes`` (``"name: reason"``), so the caller can exit with an error."""
 
     def guard(worker: Worker) -> None:
         try:
             worker.run(stop)
-        except Exception:
-            log.exception("%s crashed; stopping", worker.name)
+        except Exception as exc:
+            reason = f"{worker.name} crashed: {type(exc).__name__}: {exc}"
+            log.error("%s; stopping", reason)
+            log.debug("%s", reason, exc_info=True)
+            if crashes is not None:
+                crashes.append(reason)
             stop.set()
 
     tune_gc()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,28 @@ def test_unreachable_servers_are_reported_by_setting(tmp_path: Path) -> None:
         "store:    FAIL  store.elasticsearch.hosts: no Elasticsearch reachable at http://127.0.0.1:9"
         in out
     )
+
+
+def test_a_crashed_stage_makes_run_exit_with_an_error(tmp_path: Path) -> None:
+    # a service manager restarts on a failure exit: a busy port must not look like a stop
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        (tmp_path / "watchlist.yaml").write_text("brands:\n  - {id: acme, name: Acme}\n")
+        (tmp_path / "s.yaml").write_text(
+            f"watchlist: watchlist.yaml\ndashboards: {{port: {port}}}\n"
+        )
+        exe = Path(sys.executable).with_name("stormwatch")
+        done = subprocess.run(
+            [str(exe), "--settings", str(tmp_path / "s.yaml"), "run", "dashboards"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert "Error: dashboards crashed: RuntimeError: the search server did not start" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr
