@@ -48,7 +48,8 @@ class KeyState:
         self.recheck_at: datetime | None = None
         """While firing: when to ask the state again (`Check.recheck_at`)."""
         self.rises_at: datetime | None = None
-        """While idle: when the condition may become met with time alone (rare)."""
+        """While idle, or firing with the condition false: when it may become met with
+        time alone (rare)."""
         self.now: datetime | None = None
         """The key's event time: it only moves forward (`move_to`)."""
 
@@ -99,7 +100,10 @@ class KeyState:
                 self.false_from = min(now, recheck) if recheck is not None else now
             self.recheck_at = None
         out = [self._fire(now)] if self.phase is Phase.IDLE and check.met else []
-        self.rises_at = self.state.rises_at(now) if self.phase is Phase.IDLE else None
+        # idle, or firing on its way to resolve: may it become met with time alone (older
+        # mentions leaving a share's window)? Then look again then.
+        watch = self.phase is Phase.IDLE or (self.phase is Phase.FIRING and not check.met)
+        self.rises_at = self.state.rises_at(now) if watch else None
         return out
 
     # -- transitions --------------------------------------------------------------------
@@ -133,7 +137,7 @@ class KeyState:
         assert self.firing is not None
         alert = self._alert(AlertState.RESOLVED, self.firing.started_at, at)
         self.phase, self.firing, self.last = Phase.COOLDOWN, None, alert
-        self.false_from = self.recheck_at = None
+        self.false_from = self.recheck_at = self.rises_at = None
         self.cooldown_until = at + self.rule.cooldown
         return alert
 
@@ -147,7 +151,8 @@ class KeyState:
     def deadline(self) -> datetime | None:
         """The next instant `advance` has something to do without a new mention."""
         if self.phase is Phase.FIRING:
-            return self.resolve_due or self.recheck_at
+            steps = (self.resolve_due or self.recheck_at, self.rises_at)
+            return min((t for t in steps if t is not None), default=None)
         if self.phase is Phase.COOLDOWN:
             return self.cooldown_until
         return self.rises_at

@@ -31,10 +31,12 @@ def fold(text: str) -> str:
 
 @lru_cache(maxsize=1024)
 def fold_texts(*texts: str) -> str:
-    """``texts`` folded and joined by newlines. Cached: every keyword rule of a mention's
+    """``texts`` folded and joined (apart). Cached: every keyword rule of a mention's
     brand (and every brand record of one mention) reads the same title and text, which
     are folded once."""
-    return "\n".join(fold(t) for t in texts)
+    # "\0" is neither a word character nor whitespace: no phrase runs from the title into
+    # the text ("first class" + "Action mode" is not "class action")
+    return "\n\0\n".join(fold(t) for t in texts)
 
 
 class PhraseMatcher:

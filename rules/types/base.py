@@ -340,6 +340,12 @@ class MentionWindow:
     def prune(self, now: datetime) -> None:
         self._drop(bisect.bisect_right(self._times, self._range(now)[0]))
 
+    def trim_to(self, other: MentionWindow) -> None:
+        """Drop the entries older than ``other``'s oldest: for a window of a subset of
+        ``other``'s mentions, what ``other`` dropped at its cap."""
+        if other._times and self._times and self._times[0] < other._times[0]:
+            self._drop(bisect.bisect_left(self._times, other._times[0]))
+
     def _drop(self, count: int) -> None:
         if count <= 0:
             return

@@ -58,6 +58,9 @@ class NegativeShareState(RuleState):
     def observe(self, mention: EnrichedMention, at: datetime, now: datetime) -> None:
         if self._all.add(mention, at, now) and mention.sentiment is Sentiment.NEGATIVE:
             self._negative.add(mention, at, now)
+        # past the cap the oldest mentions leave _all: their negatives must leave too, or
+        # the share would count them against fewer mentions
+        self._negative.trim_to(self._all)
 
     def check(self, now: datetime) -> Check:
         rule = self._rule

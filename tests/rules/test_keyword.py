@@ -86,7 +86,14 @@ def test_folding_shortcuts_agree_with_full_folding() -> None:
     ]
     for text in texts:
         assert fold(text) == _full_fold(text), repr(text)
-    assert fold_texts("Title", "RÜCKRUF") == "title\nrueckruf"
+    assert fold_texts("Title", "RÜCKRUF") == "title\n\0\nrueckruf"
+
+
+def test_a_phrase_does_not_run_from_the_title_into_the_text() -> None:
+    matcher = PhraseMatcher(PHRASES)
+    assert matcher.find("Flying first class", "Action mode on the new Acme camera") == ()
+    assert matcher.find("Acme: class action", "filed today") == ("class action",)
+    assert matcher.find("Acme news", "class action filed") == ("class action",)
 
 
 def test_phrase_search_agrees_with_searching_each_phrase() -> None:

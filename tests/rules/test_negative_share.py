@@ -71,3 +71,51 @@ def test_the_share_can_rise_with_time_alone(
     assert d.wait(35) == [("firing", "acme", at(61))]
     # and it lasts until the negatives leave: from 90 on (no mentions), resolved at 100
     assert d.wait(40) == [("resolved", "acme", at(100))]
+
+
+def test_a_share_that_rises_again_with_time_alone_while_firing_holds_the_episode(
+    rules_from: Callable[[str], RuleSet], driver: Callable[[RuleSet], Driver], mk: MakeMention
+) -> None:
+    d = driver(
+        rules_from(
+            """
+            rules:
+              - name: acme-tone
+                type: negative_share
+                brands: [acme]
+                window: 10m
+                threshold: 0.5
+                min_volume: 4
+                resolve_after: 5m
+                cooldown: 0s
+            """
+        )
+    )
+    tone = [POS, POS, NEG, NEG, NEG, None, POS, POS]
+    fed = d.feed(*(mk(n, n, sentiment=s) for n, s in enumerate(tone) if s is not None))
+    assert fed == [("firing", "acme", at(3))]  # 2 of 4
+    # 3 of 7 at minute 7: false; as the positives of minutes 0 and 1 leave, 3 of 6 at 10
+    # and 3 of 5 at 11: met again with no new mention; 1 of 3 from 13: resolved at 18,
+    # not at 12 while it held (and, with no cooldown, not fired again at once)
+    assert d.wait(20) == [("resolved", "acme", at(18))]
+
+
+def test_past_the_mention_cap_the_share_counts_only_the_mentions_kept(
+    rules_from: Callable[[str], RuleSet], mk: MakeMention
+) -> None:
+    rule = rules_from(
+        """
+        rules:
+          - {name: t, type: negative_share, brands: [acme], window: 1h, threshold: 0.5,
+             min_volume: 4}
+        """
+    ).get("t")
+    assert rule is not None
+    state = rule.new_state("acme", 10)  # keeps the latest 10 mentions
+    # one in three negative, 30 mentions: the share is a third, whatever the cap keeps
+    for n in range(30):
+        m = mk(n, n, sentiment=NEG if n % 3 == 0 else POS)
+        state.observe(m, m.mention.published_at, m.mention.published_at)
+    figures = state.read(at(29)).figures
+    assert (figures["negative"], figures["count"]) == (3, 10)
+    assert not state.check(at(29)).met
