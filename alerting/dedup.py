@@ -6,7 +6,11 @@ notification log, so they hold across restarts):
 * An episode's firing goes out once. A duplicate (a replay, a redelivery) while it is sent
   or being retried is deduplicated; after it finally failed, a duplicate tries again.
 * A firing is deduplicated when the receiver's last page of this fingerprint is less than
-  ``repeat_interval`` old: a rule that flaps (resolves and fires again) pages once.
+  ``repeat_interval`` old: a rule that flaps (resolves and fires again) pages once. It is
+  looked at again when the interval has passed: an episode still on then pages then (so a
+  receiver told "resolved" hears of the new one, once per interval at most).
+* A firing muted or deduplicated and queued to be looked at again goes nowhere if its
+  episode resolved in the meantime.
 * A resolved goes out once, and only if its episode's firing was sent. While the firing
   is still being retried, the resolved waits behind it (status retrying, attempt 0).
 * An episode older than the latest one known is stale: deduplicated. That includes the
@@ -53,12 +57,20 @@ class Dedup:
         self, delivery: Delivery, mine: ReceiverLedger, now: datetime
     ) -> Delivery | Outcome:
         if delivery.queued:
-            return delivery
+            if mine.firing not in _DELIVERING and mine.resolved is not None:
+                return _drop(delivery, "its episode resolved before it was paged")
+            if mine.firing is Status.RETRYING:
+                return delivery  # a retry
         if mine.firing in _DELIVERING:
             return _drop(delivery, f"already {mine.firing}")
         last = mine.last_paged_at
         if last is not None and now - last < self._repeat:
-            return _drop(delivery, f"paged at {last.isoformat()}, within the repeat interval")
+            return Outcome(
+                Status.DEDUPLICATED,
+                delivery.attempt,
+                reason=f"paged at {last.isoformat()}, within the repeat interval",
+                next_attempt_at=last + self._repeat,
+            )
         return delivery
 
     def _resolved(self, delivery: Delivery, mine: ReceiverLedger) -> Delivery | Outcome:

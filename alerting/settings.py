@@ -236,11 +236,14 @@ class AlertingSettings(_Model):
     default_receivers: tuple[str, ...] = ()
     """Receivers of an alert whose rule names none; empty: every configured receiver."""
     repeat_interval: Duration = timedelta(hours=4)
-    """At most one page per fingerprint and receiver within this interval."""
+    """At most one page per fingerprint and receiver within this interval; a new episode
+    held back by it pages when the interval ends, if it is still on then."""
     retry: RetryPolicy = RetryPolicy()
     search_url: str | None = None
     """Link to the pre-filtered search; placeholders: see `SEARCH_URL_FIELDS`."""
     silences: tuple[Silence, ...] = ()
+    """A firing muted by silences that all end pages when they end, if its episode is
+    still on then; one with no end mutes it for good."""
 
     def fallback_receivers(self) -> tuple[str, ...]:
         """Where an alert whose rule names no receiver goes."""

@@ -101,15 +101,17 @@ class AlertingState:
                 mine = mine.model_copy(update={"last_paged_at": now})
 
         pending = ledger.pending
-        if delivery.queued or outcome.status in _ATTEMPTED:
+        again = outcome.next_attempt_at is not None
+        if delivery.queued or outcome.status in _ATTEMPTED or again:
             pending = tuple(
                 p
                 for p in pending
                 if not (p.receiver == delivery.receiver and p.alert.id == alert.id)
             )
-        if outcome.status is Status.RETRYING:
-            if outcome.next_attempt_at is None:
-                raise ValueError("a retrying outcome needs next_attempt_at")
+        if outcome.status is Status.RETRYING and not again:
+            raise ValueError("a retrying outcome needs next_attempt_at")
+        if again:  # a retry, or a muted / deduplicated firing to look at again
+            assert outcome.next_attempt_at is not None
             pending = (
                 *pending,
                 Pending(

@@ -98,9 +98,14 @@ def test_a_new_episode_within_the_repeat_interval_is_not_paged(clock: ManualCloc
     second = make_alert(started_at=T0 + timedelta(hours=1))
     [record] = p.on_alert(second)
     assert record.status is Status.DEDUPLICATED and "repeat interval" in (record.reason or "")
+    assert record.next_attempt_at == T0 + timedelta(hours=4)  # looked at again then
     # its resolved is not sent either: its firing was not
     assert p.on_alert(resolved_of(second))[0].status is Status.DEDUPLICATED
     clock.advance(4 * 3600)  # past the repeat interval, a third episode pages again
+    # (the second's firing, looked at again, goes nowhere: it resolved meanwhile)
+    [looked] = p.on_tick()
+    assert looked.status is Status.DEDUPLICATED
+    assert looked.reason == "its episode resolved before it was paged"
     third = make_alert(started_at=T0 + timedelta(hours=6))
     assert p.on_alert(third)[0].status is Status.SENT
     assert [n.alert for n in slack.sent] == [
@@ -108,6 +113,28 @@ def test_a_new_episode_within_the_repeat_interval_is_not_paged(clock: ManualCloc
         resolved_of(first, timedelta(minutes=30)),
         third,
     ]
+
+
+def test_a_new_episode_still_on_when_the_repeat_interval_ends_pages_then(
+    clock: ManualClock,
+) -> None:
+    # the receiver was told the first episode resolved: it must hear of the second
+    slack = Scripted("slack")
+    p = pipeline(clock, slack)
+    first = make_alert(started_at=T0)
+    p.on_alert(first)
+    clock.advance(1800)
+    p.on_alert(resolved_of(first, timedelta(minutes=30)))
+    clock.advance(1800)
+    second = make_alert(started_at=T0 + timedelta(hours=1))
+    assert statuses(p.on_alert(second)) == [("slack", Status.DEDUPLICATED)]
+    clock.advance(3 * 3600 - 60)
+    assert p.on_tick() == []
+    clock.advance(60)  # four hours after the first page
+    assert statuses(p.on_tick()) == [("slack", Status.SENT)]
+    assert slack.sent[-1].alert == second
+    assert p.on_tick() == [] and p.state.pending_count() == 0
+    assert statuses(p.on_alert(resolved_of(second))) == [("slack", Status.SENT)]
 
 
 def test_an_older_episode_arriving_late_is_stale(clock: ManualClock) -> None:
@@ -154,6 +181,44 @@ def test_an_active_silence_mutes_every_receiver(clock: ManualClock) -> None:
     clock.advance(3600)  # the silence is over: the same alert, redelivered, now pages
     assert statuses(p.on_alert(alert)) == [("slack", Status.SENT), ("mail", Status.SENT)]
     assert slack.sent[-1].alert == alert
+
+
+def test_a_storm_that_began_in_a_silence_pages_when_it_ends(clock: ManualClock) -> None:
+    slack = Scripted("slack")
+    silence = Silence(brand="acme", ends_at=T0 + timedelta(minutes=10), comment="launch")
+    p = pipeline(clock, slack, silences=(silence,))
+    alert = make_alert()
+    [muted] = p.on_alert(alert)
+    assert muted.status is Status.MUTED and muted.next_attempt_at == silence.ends_at
+    clock.advance(599)
+    assert p.on_tick() == []
+    clock.advance(1)
+    assert statuses(p.on_tick()) == [("slack", Status.SENT)]
+    assert [n.alert for n in slack.sent] == [alert]
+    assert statuses(p.on_alert(resolved_of(alert))) == [("slack", Status.SENT)]
+
+
+def test_a_storm_over_within_its_silence_never_pages(clock: ManualClock) -> None:
+    slack = Scripted("slack")
+    silence = Silence(brand="acme", ends_at=T0 + timedelta(minutes=10))
+    p = pipeline(clock, slack, silences=(silence,))
+    alert = make_alert()
+    p.on_alert(alert)
+    clock.advance(300)
+    assert statuses(p.on_alert(resolved_of(alert, timedelta(minutes=5)))) == [
+        ("slack", Status.MUTED)
+    ]
+    clock.advance(300)
+    assert statuses(p.on_tick()) == [("slack", Status.DEDUPLICATED)]
+    assert slack.sent == [] and p.state.pending_count() == 0
+
+
+def test_a_silence_without_an_end_mutes_for_good(clock: ManualClock) -> None:
+    slack = Scripted("slack")
+    p = pipeline(clock, slack, silences=(Silence(brand="acme"),))
+    [muted] = p.on_alert(make_alert())
+    assert muted.status is Status.MUTED and muted.next_attempt_at is None
+    assert p.state.pending_count() == 0
 
 
 # -- retries ----------------------------------------------------------------------------
