@@ -62,7 +62,7 @@ def _construct(
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node))
+            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str | int | float | bool):
                 raise ConfigError(
                     file, key_node.start_mark.line + 1, _dotted(path), "keys must be plain scalars"
@@ -77,7 +77,7 @@ def _construct(
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, (*path, i), lines, file, env) for i, item in enumerate(node.value)]
-    value = yaml.safe_load(yaml.serialize(node))
+    value = _scalar(node)
     if isinstance(value, str) and "${" in value:
         line = node.start_mark.line + 1
 
@@ -91,6 +91,11 @@ def _construct(
 
         value = _ENV.sub(sub, value)
     return value
+
+
+def _scalar(node: yaml.Node) -> Any:
+    """The value of a scalar node as safe_load reads it (a blank value is None)."""
+    return yaml.SafeLoader("").construct_object(node)
 
 
 def _dotted(path: Path_) -> str:
@@ -138,14 +143,26 @@ def validate(model: type[M], data: Any, file: str, lines: _Lines | None = None) 
         raise ConfigError(file, line, _dotted(loc), reason) from None
 
 
+def read_text(path: Path) -> str:
+    """A configuration file's text; `ConfigError` when it cannot be read or is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), None, "", f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            str(path),
+            line,
+            "",
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}): save it as UTF-8",
+        ) from None
+
+
 def load_model(model: type[M], path: str | Path, env: Mapping[str, str] | None = None) -> M:
     """Read, parse and validate one YAML file into ``model``."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(p), None, "", f"cannot read: {exc.strerror}") from None
-    data, lines = parse_yaml(text, str(p), env)
+    data, lines = parse_yaml(read_text(p), str(p), env)
     return resolve_paths(validate(model, data, str(p), lines), p.resolve().parent)
 
 
@@ -188,13 +205,23 @@ def parse_duration(value: object) -> timedelta:
         return value
     if isinstance(value, bool):
         raise ValueError("a duration such as 30s, 5m, 2h or 1d")
+    seconds: float | None = None
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-    raise ValueError(f"{value!r} is not a duration such as 30s, 5m, 2h or 1d")
+        seconds = value
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds is None:
+        raise ValueError(f"{value!r} is not a duration such as 30s, 5m, 2h or 1d")
+    if not seconds <= _LONGEST.total_seconds():  # also refuses nan
+        raise DurationTooLong(f"{value!r} is longer than {_LONGEST.days} days")
+    return timedelta(seconds=seconds)
+
+
+class DurationTooLong(ValueError):
+    """A duration past any sensible setting (and past what date arithmetic can add)."""
+
+
+_LONGEST = timedelta(days=3650)
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationErr
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import InitErrorDetails
 
-from core.config import ConfigError, parse_yaml, validate
+from core.config import ConfigError, parse_yaml, read_text, validate
 from rules.types import RULE_TYPES, Rule
 from rules.types.base import error, field_error, format_duration
 
@@ -167,11 +167,7 @@ def load_rules(paths: Iterable[Path]) -> RuleSet:
     origins: dict[str, RuleOrigin] = {}
     for path in rule_files(paths):
         file = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(file, None, "", f"cannot read: {exc.strerror}") from None
-        data, lines = parse_yaml(text, file)
+        data, lines = parse_yaml(read_text(path), file)
         parsed = validate(RuleFile, data, file, lines)
         for i, rule in enumerate(parsed.rules):
             where = ("rules", i)

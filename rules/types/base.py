@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from core.config import parse_duration
+from core.config import DurationTooLong, parse_duration
 from core.records import EnrichedMention, SampleMention, Severity
 
 MAX_SAMPLES = 5
@@ -80,6 +80,8 @@ def _duration(value: object) -> timedelta:
         sign, text = -1, value.strip()[1:]
     try:
         return sign * parse_duration(text)
+    except DurationTooLong as exc:
+        raise error(str(exc)) from None
     except ValueError:
         raise error("not a duration such as 30s, 5m, 2h or 1d") from None
 

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError
+from core.config import ConfigError, DurationTooLong, parse_duration
 from core.settings import Settings, load_settings
 
 
@@ -87,6 +88,8 @@ store:
             "bus:\n  kafka:\n    password: [1, 2]\n",
             ":3: bus.kafka.password: Input should be a valid string",
         ),
+        # a blank value is null, as safe_load reads it (it was a bare PyYAML traceback)
+        ("bus:\n  kafka:\n    client_id:\n", ":3: bus.kafka.client_id: Input should be a valid"),
     ],
 )
 def test_bad_settings_name_file_line_and_setting(tmp_path: Path, text: str, expected: str) -> None:
@@ -113,3 +116,19 @@ def test_secret_values_never_appear_in_errors(
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_a_file_not_in_utf8_names_its_line(tmp_path: Path) -> None:
+    # an editor saving Latin-1: a message, not a UnicodeDecodeError traceback
+    p = tmp_path / "stormwatch.yaml"
+    p.write_bytes("bus:\n  kafka:\n    client_id: R\u00fcckruf\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_settings(p)
+    assert str(info.value) == f"{p}:3: not UTF-8 text (byte 0xfc): save it as UTF-8"
+
+
+def test_durations_past_ten_years_are_refused() -> None:
+    assert parse_duration("3650d") == timedelta(days=3650)
+    for value in ("3651d", "99999999999d", float("inf"), float("nan")):
+        with pytest.raises(DurationTooLong, match="is longer than 3650 days"):
+            parse_duration(value)

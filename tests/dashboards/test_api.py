@@ -115,6 +115,8 @@ def test_search_api(store: SqliteStore) -> None:
         ({"sort": "random"}, "sort: newest or relevance"),
         ({"interval": "soon"}, "interval:"),
         ({"since": "3650d", "interval": "1m"}, "buckets"),
+        ({"since": "99999999999d"}, "since: "),  # was a 500 (OverflowError)
+        ({"interval": "99999999999d"}, "interval: "),
     ],
 )
 def test_bad_requests_say_why(store: SqliteStore, params: dict[str, str], message: str) -> None:
