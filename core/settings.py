@@ -115,6 +115,10 @@ class ElasticsearchSettings(_Model):
         if not v:
             raise ValueError("at least one URL is needed")
         for host in v:
+            if "@" in host:  # checked first: the reason must not repeat a password
+                raise ValueError(
+                    "put credentials in username and password (or api_key), not in the URL"
+                )
             if not host.startswith(("http://", "https://")):
                 raise ValueError(f"{host!r} is not an http(s) URL")
         return v

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from core.bus import BusError, open_bus
-from core.config import ConfigError
+from core.config import ConfigError, read_text
 from core.records import EnrichedMention, InvalidRecord, Mention, decode
 from core.settings import SETTINGS_ENV
 from core.store import StoreError, open_store
@@ -238,7 +238,7 @@ def rules_test(obj: Context, files: tuple[Path, ...], sample: Path, watchlist: P
 def _read_sample(path: Path) -> tuple[list[Mention], list[EnrichedMention]]:
     raw: list[Mention] = []
     enriched: list[EnrichedMention] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -113,6 +113,18 @@ def test_secret_values_never_appear_in_errors(
     assert "username and password go together" in str(info.value)
 
 
+def test_a_password_in_an_elasticsearch_url_is_refused_unrepeated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for url in ("https://elastic:S3cretPw@es.internal:9200", "elastic:S3cretPw@es:9200"):
+        monkeypatch.setenv("ES_URL", url)
+        p = write(tmp_path, "store:\n  elasticsearch:\n    hosts: ['${ES_URL}']\n")
+        with pytest.raises(ConfigError) as info:
+            load_settings(p)
+        assert "S3cretPw" not in str(info.value)
+        assert "put credentials in username and password (or api_key)" in str(info.value)
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "nope.yaml")
