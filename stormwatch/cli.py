@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,7 +19,10 @@ from core.settings import SETTINGS_ENV
 from core.store import StoreError, open_store
 from core.watchlist import load_watchlist
 from stormwatch import __version__
-from stormwatch.config import App, AppSettings, load_app, load_app_settings
+from stormwatch.config import App, AppSettings, load_app, load_app_settings, rule_files
+
+if TYPE_CHECKING:
+    from rules import RuleSet
 
 #: Client libraries that log every failed connection attempt; we report failures ourselves.
 _CHATTY = ("kafka", "elastic_transport", "urllib3", "elasticsearch", "httpx", "httpcore")
@@ -46,6 +49,16 @@ class Context:
     def app(self) -> App:
         try:
             return load_app(self.settings_path)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    def rules(self) -> RuleSet:
+        """The settings' rules, loaded without a watchlist."""
+        from rules import load_rules
+
+        try:
+            settings, base = load_app_settings(self.settings_path)
+            return load_rules(rule_files(settings.rules, base, str(self.settings_path)))
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -87,6 +100,9 @@ def check(obj: Context) -> None:
             f"watchlist: {len(app.watchlist.brands)} brand(s), {len(app.watchlist.feeds)} feed(s)"
         )
         click.echo(f"rules:    {len(app.rules.rules)} rule(s)")
+    elif settings.rules:  # still checked: the stages that run them would refuse them
+        click.echo(f"rules:    {len(obj.rules().rules)} rule(s)")
+        click.echo("watchlist: none configured (ingest, enrich and rules need one)")
     failures = 0
     try:
         with open_bus(settings.bus) as bus:
@@ -154,6 +170,8 @@ def run(obj: Context, stages: tuple[str, ...]) -> None:
         workers = [w for s in stages for w in runtime.workers(s)]
     except (BusError, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # e.g. a state_dir that cannot be made
+        raise click.ClickException(f"{exc.filename}: {exc.strerror}") from None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

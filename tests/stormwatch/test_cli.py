@@ -113,3 +113,11 @@ def test_a_crashed_stage_makes_run_exit_with_an_error(tmp_path: Path) -> None:
         done.stderr
     )
     assert "Traceback" not in done.stderr
+
+
+def test_check_validates_the_rules_of_settings_without_a_watchlist(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("rules:\n  - {name: x, type: bogus, brands: [acme]}\n")
+    (tmp_path / "s.yaml").write_text("state_dir: st\nrules: [bad.yaml]\n")
+    result = CliRunner().invoke(cli, ["--settings", str(tmp_path / "s.yaml"), "check"])
+    assert result.exit_code == 1
+    assert "bad.yaml:2: rules[0].type: unknown rule type 'bogus'" in result.output
