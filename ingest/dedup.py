@@ -5,7 +5,9 @@ Contracts:
 * An entry is "seen" once its mention id (canonical URL, so one article reached through
   two feeds is one mention) or its ``(source_name, source_id)`` (the GUID, which is only
   unique within its feed) was committed. Seen entries survive restarts and are pruned
-  after the retention period, so the file stays bounded.
+  after the retention period once their feed no longer lists them, so the file stays
+  bounded and an item a feed keeps listing (an undated one is always "recent") is never
+  produced twice.
 * `IngestState.commit` records seen mentions and the sources' new cursors in ONE
   transaction. The service calls it only after the producer flushed, so a crash in
   between leaves both untouched and the next poll re-fetches and re-produces the items
@@ -30,12 +32,12 @@ from core.records import Mention
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen_ids (
-    id TEXT PRIMARY KEY, source TEXT NOT NULL, seen_at REAL NOT NULL
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, seen_at REAL NOT NULL, last_seen REAL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_ids_by_source ON seen_ids (source, seen_at);
 CREATE INDEX IF NOT EXISTS seen_ids_by_time ON seen_ids (seen_at);
 CREATE TABLE IF NOT EXISTS seen_guids (
-    source TEXT NOT NULL, guid TEXT NOT NULL, seen_at REAL NOT NULL,
+    source TEXT NOT NULL, guid TEXT NOT NULL, seen_at REAL NOT NULL, last_seen REAL,
     PRIMARY KEY (source, guid)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_guids_by_time ON seen_guids (seen_at);
@@ -110,6 +112,10 @@ class IngestState:
             self._db.execute("ALTER TABLE health ADD COLUMN newest_item_at REAL")
         if "connected" not in columns:  # a state file from before the stream state was kept
             self._db.execute("ALTER TABLE health ADD COLUMN connected INTEGER")
+        for table in ("seen_ids", "seen_guids"):  # from before entries seen again were kept
+            seen = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if "last_seen" not in seen:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN last_seen REAL")
 
     # -- dedup ------------------------------------------------------------------------
     def unseen(self, mentions: Iterable[Mention]) -> list[Mention]:
@@ -139,17 +145,21 @@ class IngestState:
     def commit(
         self, mentions: Iterable[Mention], cursors: Mapping[str, Mapping[str, str]], at: datetime
     ) -> None:
-        """Mark ``mentions`` seen and store the sources' cursors, atomically."""
+        """Mark ``mentions`` seen (again: as of ``at``) and store the sources' cursors,
+        atomically."""
         when = at.timestamp()
         batch = list(mentions)
         with self._lock, self._db:
             self._db.execute("BEGIN")
+            # seen again: last_seen moves on, so an entry a feed still lists is never pruned
+            # (and produced again) while it is listed; seen_at stays the first sight
+            again = "DO UPDATE SET last_seen = max(coalesce(last_seen, seen_at), excluded.seen_at)"
             self._db.executemany(
-                "INSERT OR IGNORE INTO seen_ids VALUES (?, ?, ?)",
+                f"INSERT INTO seen_ids VALUES (?, ?, ?, NULL) ON CONFLICT (id) {again}",
                 [(m.id, m.source_name, when) for m in batch],
             )
             self._db.executemany(
-                "INSERT OR IGNORE INTO seen_guids VALUES (?, ?, ?)",
+                f"INSERT INTO seen_guids VALUES (?, ?, ?, NULL) ON CONFLICT (source, guid) {again}",
                 [(m.source_name, m.source_id, when) for m in batch if m.source_id],
             )
             self._db.executemany(
@@ -173,8 +183,9 @@ class IngestState:
         cutoff = before.timestamp()
         with self._lock, self._db:
             self._db.execute("BEGIN")
-            a = self._db.execute("DELETE FROM seen_ids WHERE seen_at < ?", (cutoff,)).rowcount
-            b = self._db.execute("DELETE FROM seen_guids WHERE seen_at < ?", (cutoff,)).rowcount
+            last = "coalesce(last_seen, seen_at) < ?"
+            a = self._db.execute(f"DELETE FROM seen_ids WHERE {last}", (cutoff,)).rowcount
+            b = self._db.execute(f"DELETE FROM seen_guids WHERE {last}", (cutoff,)).rowcount
         return a + b
 
     def count_since(self, source: str, since: datetime) -> int:

@@ -65,6 +65,19 @@ def test_prune_forgets_what_is_older_than_the_cutoff(tmp_path: Path) -> None:
     assert state.count_since("news", START) == 1
 
 
+def test_an_entry_seen_again_is_kept_while_its_feed_lists_it(tmp_path: Path) -> None:
+    # an undated item is "published" at every fetch, so it always passes the age filter:
+    # forgotten after the retention while still listed, it was produced again
+    state = IngestState(tmp_path / "ingest.db")
+    listed = mention("news", "https://n.example/undated", "g-u")
+    gone = mention("news", "https://n.example/gone", "g-g")
+    state.commit([listed, gone], {}, START)
+    state.commit([listed], {}, START + timedelta(days=20))  # the next polls see it again
+    assert state.prune(START + timedelta(days=10)) == 2  # only the one no longer listed
+    assert state.unseen([listed, gone]) == [gone]
+    assert state.count_since("news", START + timedelta(days=1)) == 0  # first sight counts
+
+
 def test_count_since(tmp_path: Path) -> None:
     state = IngestState(tmp_path / "ingest.db")
     state.commit([mention("news", "https://n.example/1")], {}, START)
