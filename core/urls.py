@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _TRACKING_PREFIXES = ("utm_", "mc_", "pk_")
@@ -9,9 +10,15 @@ _TRACKING_KEYS = frozenset({"fbclid", "gclid", "dclid", "msclkid", "igshid", "re
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+_ITEM_ANCHOR = re.compile(r"[A-Za-z_-]*\d+")
+"""A fragment that numbers an item of the page (``#comment-42``, ``#c42``, ``#reply-7``):
+each comment of a comment feed is its own mention, though all link to one post."""
+
+
 def canonical_url(url: str) -> str:
-    """Lower-case scheme and host, no default port, no fragment, no tracking
-    parameters, remaining query parameters sorted, ``http`` treated as ``https``.
+    """Lower-case scheme and host, no default port, no tracking parameters, remaining
+    query parameters sorted, ``http`` treated as ``https``, no fragment unless it numbers
+    an item (`_ITEM_ANCHOR`; ``#top`` or ``#xtor=RSS-3`` go).
 
     Anything that does not parse as an absolute URL is returned stripped but otherwise
     unchanged, so it still works as an identity.
@@ -40,4 +47,5 @@ def canonical_url(url: str) -> str:
     path = parts.path or "/"
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/")
-    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+    fragment = parts.fragment if _ITEM_ANCHOR.fullmatch(parts.fragment) else ""
+    return urlunsplit((scheme, netloc, path, urlencode(query), fragment))

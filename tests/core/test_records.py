@@ -41,6 +41,17 @@ def test_id_is_derived_from_the_canonical_url() -> None:
     b = mention(url="http://example.com/a/b?a=1&b=2", source="reddit", source_name="r")
     assert a.id == b.id, "tracking params, www, scheme, fragment and order do not matter"
     assert mention(url="https://example.com/a/c").id != a.id
+    assert mention(url="https://example.com/a/b?a=1&b=2#xtor=RSS-3").id == a.id  # tracking
+
+
+def test_a_fragment_that_numbers_an_item_is_its_own_mention() -> None:
+    # a comment feed: every comment links to the post with its own anchor
+    post = "https://blog.example.com/acme-review"
+    ids = {mention(url=f"{post}#comment-{n}").id for n in (1, 2)} | {
+        mention(url=f"{post}#c3").id,
+        mention(url=post).id,
+    }
+    assert len(ids) == 4
 
 
 def test_id_falls_back_to_the_source_id() -> None:
