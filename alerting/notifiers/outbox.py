@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import UTC
 from pathlib import Path
 
 from alerting import render
@@ -35,7 +36,7 @@ class OutboxNotifier(Notifier[OutboxReceiver]):
 
     def file_stem(self, n: Notification) -> str:
         alert = n.alert
-        when = alert.at.strftime("%Y%m%dT%H%M%S")
+        when = alert.at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")  # files sort in time order
         parts = (when, alert.brand, alert.state.value, alert.id[:12], n.receiver)
         return "-".join(render.safe_name(p) for p in parts)
 

@@ -112,7 +112,7 @@ def blocks(n: Notification) -> list[dict[str, Any]]:
 def message(n: Notification, settings: SlackReceiver) -> dict[str, Any]:
     """The webhook body; ``text`` is the fallback shown in notifications."""
     body: dict[str, Any] = {
-        "text": f"{render.headline(n.alert)}: {n.alert.summary}",
+        "text": escape(f"{render.headline(n.alert)}: {n.alert.summary}"),
         "blocks": blocks(n),
     }
     if settings.channel:

@@ -40,6 +40,7 @@ def test_firing_payload_is_block_kit(http_receiver: HttpReceiver, http: httpx.Cl
     body = req.json()
     assert body["channel"] == "#crisis" and body["username"] == "stormwatch"
     assert body["text"].startswith("CRITICAL · acme · negative-spike")
+    assert body["text"].endswith("Acme &lt;boycott&gt; &amp; outrage")  # the fallback too
     blocks = body["blocks"]
     header = blocks[0]
     assert header["type"] == "header" and header["text"]["type"] == "plain_text"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -94,8 +95,17 @@ def test_outbox_writes_one_json_and_one_txt_per_notification(tmp_path: Path) -> 
     assert json.loads(jsons[1].read_text())["status"] == "resolved"
     text = jsons[0].with_suffix(".txt").read_text()
     assert text.startswith("CRITICAL · acme · negative-spike") and "window count: 42" in text
-    assert jsons[0].name.startswith("20260301T090000-acme-firing-")
+    assert jsons[0].name.startswith("20260301T090000Z-acme-firing-")
     assert not list(folder.glob(".*"))  # no temporary files left behind
+
+
+def test_outbox_files_are_named_in_utc_whatever_the_alerts_offset(tmp_path: Path) -> None:
+    # a feed's +01:00 kept in event time must not put a file out of order
+    notifier = outbox(tmp_path)
+    alert = make_alert(at=T0.astimezone(timezone(timedelta(hours=1))))
+    notifier.send(Notification(alert, "outbox", T0, None))
+    [json_file] = tmp_path.glob("*.json")
+    assert json_file.name.startswith("20260301T090000Z-")
 
 
 def test_outbox_unwritable_is_a_retryable_error(tmp_path: Path) -> None:
