@@ -75,10 +75,10 @@ class KafkaBus(Bus):
 
     def _unreachable(self, exc: BaseException) -> str:
         servers = ",".join(self.settings.bootstrap_servers)
-        return (
-            f"bus.kafka.bootstrap_servers: no Kafka broker reachable at {servers} "
-            f"({type(exc).__name__}: {exc})"
-        )
+        name, detail = type(exc).__name__, str(exc)
+        if not detail.startswith(name):  # kafka-python's errors name themselves
+            detail = f"{name}: {detail}"
+        return f"bus.kafka.bootstrap_servers: no Kafka broker reachable at {servers} ({detail})"
 
     def _name(self, topic: str) -> str:
         return self.settings.topic_prefix + topic
