@@ -2,9 +2,11 @@
 
 ``GET /api/search``  mentions: ``q`` (Lucene-style), ``brand``/``sentiment``/``source``/
                      ``language`` (repeatable), ``since``/``until`` (ISO-8601 or a
-                     duration back from now such as ``24h``), ``interval`` (histogram,
-                     e.g. ``1h``; default picked from the range), ``size``, ``offset``,
-                     ``sort`` (newest|relevance).
+                     duration back from now such as ``24h``; without ``since``, the
+                     histogram's default range of about 60 buckets, which also bounds the
+                     hits: the response's ``query.since`` says where), ``interval``
+                     (histogram, e.g. ``1h``; default picked from the range), ``size``,
+                     ``offset``, ``sort`` (newest|relevance).
 ``GET /api/alerts``  alert episodes (``q``, ``brand``, ``state``, ``severity``, ``since``).
 ``GET /api/health``  the store's one-line check.
 ``GET /``            the search page.
@@ -31,6 +33,8 @@ from core.store import Kind, QueryError, SearchQuery, SearchResult, Store, Store
 from core.store.port import FACET_FIELDS, MAX_BUCKETS
 
 _MAX_SIZE = 200
+_MAX_HITS = 10_000
+"""How deep hits can be paged (size + offset), as in Elasticsearch."""
 _TARGET_BUCKETS = 60
 _NICE_INTERVALS = [timedelta(minutes=m) for m in (1, 5, 10, 15, 30, 60, 180, 360, 720, 1440, 10080)]
 
@@ -52,6 +56,8 @@ def _time(value: str | None, now: datetime, name: str) -> datetime | None:
         raise BadRequest(f"{name}: {value!r} is neither ISO-8601 nor a duration like 24h") from None
     if parsed.tzinfo is None:
         raise BadRequest(f"{name}: {value!r} needs a timezone (e.g. Z)")
+    if parsed.year < 1970:
+        raise BadRequest(f"{name}: {value!r} is before 1970")
     return parsed
 
 
@@ -101,15 +107,17 @@ def build_query(kind: Kind, params: Any, now: datetime, histogram: bool) -> Sear
             raise BadRequest(
                 f"interval: more than {MAX_BUCKETS} buckets over the range; use a longer one"
             )
+    size = _int(params.get("size"), 20, "size", 0, _MAX_SIZE)
     return SearchQuery(
         text=params.get("q") or "",
         filters={k: v for k, v in filters.items() if v},
         since=since,
         until=until,
-        size=_int(params.get("size"), 20, "size", 0, _MAX_SIZE),
-        offset=_int(params.get("offset"), 0, "offset", 0, 10_000 - _MAX_SIZE),
+        size=size,
+        offset=_int(params.get("offset"), 0, "offset", 0, _MAX_HITS - size),
         sort=sort,  # type: ignore[arg-type]
         histogram=interval,
+        histogram_until=now if histogram else None,
         facets=FACET_FIELDS[kind] if histogram else (),
     )
 

@@ -192,7 +192,8 @@ class ElasticStore(Store):
                 field, _, boost = f.partition("^")
                 weight = float(boost) if boost else 1.0
                 if node.prefix and len(node.tokens) == 1:
-                    q = {"prefix": {field: {"value": node.tokens[0], "boost": weight}}}
+                    # a prefix query is not analysed: lower-cased here as the index is
+                    q = {"prefix": {field: {"value": node.tokens[0].lower(), "boost": weight}}}
                 elif node.prefix:
                     q = {
                         "match_phrase_prefix": {
@@ -289,7 +290,7 @@ class ElasticStore(Store):
                 int(b["key"]): int(b["doc_count"])
                 for b in resp["aggregations"]["histogram"]["buckets"]
             }
-            histogram = fill_histogram(counts, q.histogram, q.since, q.until)
+            histogram = fill_histogram(counts, q.histogram, q.since, q.until or q.histogram_until)
         facets = {
             name: [
                 (str(b["key"]), int(b["doc_count"]))

@@ -80,6 +80,10 @@ class SearchQuery:
     offset: int = 0
     sort: Literal["newest", "relevance"] = "newest"
     histogram: timedelta | None = None
+    histogram_until: datetime | None = None
+    """Without ``until``, where the histogram's empty buckets reach at least (the search
+    page: now), so a quiet last hours show as zeros instead of a chart that stops at the
+    newest mention."""
     facets: tuple[str, ...] = ()
     highlight: bool = True
 

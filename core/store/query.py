@@ -14,6 +14,7 @@ regular expressions and wildcards other than a trailing ``*``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from luqum.exceptions import ParseError
@@ -41,12 +42,16 @@ from luqum.tree import (
 from core.store.port import KEYWORD_FIELDS, TEXT_FIELDS, Kind, QueryError
 
 _TOKEN = re.compile(r"[^\W_]+")
+MAX_TERMS = 200
+"""Terms and phrases one query may hold (SQLite refuses deeper expression trees)."""
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased word tokens, split like SQLite's unicode61 and Lucene's standard
-    tokenizer agree on for ordinary words: runs of letters and digits."""
-    return [t.lower() for t in _TOKEN.findall(text)]
+    """Word tokens, split like SQLite's unicode61 and Lucene's standard tokenizer agree on
+    for ordinary words: runs of letters and digits, in composed (NFC) form, as typed.
+    Case is left to the engines, which fold indexed text and queries alike (Python's
+    lower() turns "İ" into two characters that neither engine indexes)."""
+    return _TOKEN.findall(unicodedata.normalize("NFC", text))
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class _Compiler:
         self.kind = kind
         self.text_fields = TEXT_FIELDS[kind]
         self.keyword_fields = KEYWORD_FIELDS[kind]
+        self.leaves = 0
 
     def compile(self, item: Item, field: str | None) -> Node | None:
         if isinstance(item, Group | FieldGroup):
@@ -154,6 +160,13 @@ class _Compiler:
         return Bool(tuple(must), tuple(should), tuple(must_not))
 
     def _leaf(self, value: str, field: str | None, phrase: bool) -> Node | None:
+        if not phrase and (value in ("&&", "||") or value.startswith("!")):
+            # Lucene's other spellings: taken as words they would silently invert or
+            # widen the search
+            raise QueryError(f"{value!r}: write AND, OR and NOT (or + and -) instead")
+        self.leaves += 1
+        if self.leaves > MAX_TERMS:
+            raise QueryError(f"more than {MAX_TERMS} terms in one query")
         prefix = not phrase and value.endswith("*") and len(value) > 1
         body = value[:-1] if prefix else value
         if not phrase and ("?" in body or "*" in body):

@@ -11,6 +11,7 @@ import html
 import json
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -106,6 +107,17 @@ class _SqlCompiler:
         return "(" + " AND ".join(parts) + ")" if parts else "1"
 
 
+def _indexable(value: Any) -> Any:
+    """Text as the index takes it: composed (NFC), as queries are parsed (a decomposed
+    "Rückruf" would be found by no spelling), and without the characters snippets use to
+    mark hits (they would unbalance the ``<mark>`` tags). The document keeps it as it was."""
+    if not isinstance(value, str):
+        return value
+    if _OPEN in value or _CLOSE in value:
+        value = value.replace(_OPEN, " ").replace(_CLOSE, " ")
+    return value if value.isascii() else unicodedata.normalize("NFC", value)
+
+
 def _glob_escape(value: str) -> str:
     return "".join(f"[{c}]" if c in "*?[]" else c for c in value)
 
@@ -143,10 +155,11 @@ class SqliteStore(Store):
             f"ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{n} = excluded.{n}" for n in names[1:])
         )
         time_field = TIME_FIELD[kind]
+        texts = set(TEXT_FIELDS[kind])
         rows = [
             (
                 d["id"],
-                *(d.get(c) for c in cols),
+                *(_indexable(d.get(c)) if c in texts else d.get(c) for c in cols),
                 to_ms(datetime.fromisoformat(d[time_field])),
                 to_json(d).decode(),  # as json.dumps writes it, several times faster
             )
@@ -235,7 +248,7 @@ class SqliteStore(Store):
                     [step, *params],
                 ).fetchall()
             )
-            histogram = fill_histogram(counts, q.histogram, q.since, q.until)
+            histogram = fill_histogram(counts, q.histogram, q.since, q.until or q.histogram_until)
         facets = {}
         for name in q.facets:
             facets[name] = [

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -115,6 +116,11 @@ def test_search_api(store: SqliteStore) -> None:
         ({"sort": "random"}, "sort: newest or relevance"),
         ({"interval": "soon"}, "interval:"),
         ({"since": "3650d", "interval": "1m"}, "buckets"),
+        ({"q": "acme && !refund"}, "write AND, OR and NOT"),  # were words: inverted
+        ({"q": "acme || refund"}, "write AND, OR and NOT"),
+        ({"q": " OR ".join(f"w{i}" for i in range(201))}, "more than 200 terms"),  # was 503
+        ({"since": "0001-01-01T00:00:00Z", "interval": "200d"}, "before 1970"),  # was 500
+        ({"size": "20", "offset": "9981"}, "offset: must be between 0 and 9980"),
         ({"since": "99999999999d"}, "since: "),  # was a 500 (OverflowError)
         ({"interval": "99999999999d"}, "interval: "),
     ],
@@ -145,3 +151,32 @@ def test_the_real_server_serves(store: SqliteStore) -> None:
         assert r.status_code == 200 and r.json()["total"] == 0
     finally:
         server.stop()
+
+
+def test_the_histogram_reaches_now_and_paging_reaches_the_10000th_hit(
+    store: SqliteStore,
+) -> None:
+    store.index_mentions([em(1, "acme", "negative", 300, "boycott")])  # five hours ago
+    client = TestClient(create_app(store, ManualClock(NOW)))
+    body = client.get("/api/search", params={"since": "24h", "interval": "30m"}).json()
+    buckets = body["histogram"]
+    assert len(buckets) == 48 and buckets[-1] == {"start": "2026-06-01T11:30:00+00:00", "count": 0}
+    assert client.get("/api/search", params={"size": "20", "offset": "9980"}).status_code == 200
+
+
+def test_words_are_found_however_their_letters_are_encoded(store: SqliteStore) -> None:
+    # decomposed (NFD) umlauts and a dotted capital I were found by no spelling
+    nfd = unicodedata.normalize("NFD", "Rückruf bei Acme")
+    store.index_mentions(
+        [em(1, "acme", "negative", 5, nfd), em(2, "acme", "neutral", 5, "İstanbul")]
+    )
+    client = TestClient(create_app(store, ManualClock(NOW)))
+    for q in ("Rückruf", unicodedata.normalize("NFD", "Rückruf"), "rück*", "İstanbul"):
+        assert client.get("/api/search", params={"q": q, "since": "1h"}).json()["total"] == 1, q
+
+
+def test_marker_characters_in_a_text_do_not_unbalance_highlights(store: SqliteStore) -> None:
+    store.index_mentions([em(1, "acme", "negative", 5, "ctl \x02 chars \x03 refund")])
+    client = TestClient(create_app(store, ManualClock(NOW)))
+    [hit] = client.get("/api/search", params={"q": "refund", "since": "1h"}).json()["hits"]
+    assert hit["highlights"]["text"] == ["ctl   chars   <mark>refund</mark>"]
