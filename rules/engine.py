@@ -17,7 +17,7 @@ windows are dropped on `tick`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from core.clock import Clock
 from core.records import Alert, EnrichedMention
@@ -27,6 +27,8 @@ from rules.types import Rule
 
 Key = tuple[str, str]
 """(rule name, brand id)."""
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+"""Mentions dated earlier count as of then (they are late for every window anyway)."""
 
 
 class RulesEngine:
@@ -84,7 +86,9 @@ class RulesEngine:
         """Count one mention in every rule that applies to its brand; the alerts it causes
         (and resolutions of its keys that were due before it)."""
         clock = self._clock.now()
-        at = min(mention.mention.published_at, clock + self._max_future)
+        # bounded both ways: a date in year 1 passes validation but would overflow the
+        # engine's time arithmetic and block the stage on that record for good
+        at = max(min(mention.mention.published_at, clock + self._max_future), _EARLIEST)
         if self._newest is None or at > self._newest:
             self._newest, self._newest_since = at, clock
         floor = self._floor(clock)

@@ -102,6 +102,7 @@ class EmbeddedBus(Bus):
         self._path = Path(path) if path else None
         self._db: sqlite3.Connection | None = None
         self._hold: IO[bytes] | None = None
+        self._closed = False
         if self._path is not None:
             self._open(self._path)
 
@@ -181,8 +182,15 @@ class EmbeddedBus(Bus):
             return len(log)
 
     # -- producing ---------------------------------------------------------------------
+    def _check_open(self) -> None:
+        """The caller holds the lock. A bus closed under a late thread must say so: a flush
+        that returned would let ingest mark as seen what was never kept."""
+        if self._closed:
+            raise BusError("embedded bus is closed")
+
     def _append(self, topic: str, value: bytes, key: bytes | None, headers: Headers) -> None:
         with self._lock:
+            self._check_open()
             log = self._logs.get(topic) or self._create(topic, self._default_partitions)
             if key is None:
                 partition = next(self._round_robin) % len(log)
@@ -208,6 +216,7 @@ class EmbeddedBus(Bus):
 
     def _flush(self) -> None:
         with self._lock:
+            self._check_open()
             self._persist_pending()
 
     def producer(self) -> Producer:
@@ -250,12 +259,16 @@ class EmbeddedBus(Bus):
                 for p in range(len(self._logs[t]))
             }
         )
-        index = members.index(member.id)
-        mine = [
-            tp
-            for i, tp in enumerate(all_tps)
-            if i % len(members) == index and tp.topic in member.topics
-        ]
+        # round robin among the members that read each partition's topic (all of them
+        # when the members read the same topics, as the stages' do)
+        turns: dict[tuple[int, ...], int] = {}
+        mine = []
+        for tp in all_tps:
+            readers = tuple(m for m in members if tp.topic in grp.members[m].topics)
+            turn = turns.get(readers, 0)
+            turns[readers] = turn + 1
+            if readers[turn % len(readers)] == member.id:
+                mine.append(tp)
         member.assigned = mine
         member.positions = {tp: self._committed.get((group, tp), 0) for tp in mine}
         member.generation = grp.generation
@@ -292,6 +305,7 @@ class EmbeddedBus(Bus):
         self, group: str, member: _Member, offsets: Mapping[TopicPartition, int] | None
     ) -> None:
         with self._lock:
+            self._check_open()
             if member.generation != self._groups[group].generation:
                 raise BusError(
                     f"commit failed for group {group!r}: the group rebalanced since the last "
@@ -329,6 +343,7 @@ class EmbeddedBus(Bus):
     def close(self) -> None:
         with self._lock:
             self._persist_pending()
+            self._closed = True
             if self._db is not None:
                 self._db.close()
                 self._db = None
@@ -371,6 +386,10 @@ class _EmbeddedProducer(Producer):
         self._bus._flush()
 
     def close(self) -> None:
+        # after the bus closed there is nothing left to flush: its close kept what was sent
+        with self._bus._lock:
+            if self._bus._closed:
+                return
         self._bus._flush()
 
 

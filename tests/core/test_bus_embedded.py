@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.bus import BusError, Message, TopicSpec
+from core.bus import BusError, Message, TopicPartition, TopicSpec
 from core.bus.embedded import EmbeddedBus
 
 pytestmark = pytest.mark.timeout(60)
@@ -96,3 +96,28 @@ def test_a_second_process_on_the_same_file_is_refused(tmp_path: Path) -> None:
         EmbeddedBus(path=tmp_path / "bus.db")
     first.close()
     EmbeddedBus(path=tmp_path / "bus.db").close()  # free again once the first is closed
+
+
+def test_a_closed_bus_refuses_to_take_records(tmp_path: Path) -> None:
+    # a late thread's flush must fail, not return as if its records were kept
+    bus = EmbeddedBus(path=tmp_path / "bus.db")
+    producer = bus.producer()
+    producer.send("t", b"before")
+    bus.close()
+    with pytest.raises(BusError, match="closed"):
+        producer.send("t", b"after")
+    with pytest.raises(BusError, match="closed"):
+        producer.flush()
+    producer.close()  # nothing left to flush: no error
+    reopened = EmbeddedBus(path=tmp_path / "bus.db")
+    assert [m.value for m in reopened.read_topic("t")] == [b"before"]
+    reopened.close()
+
+
+def test_members_reading_different_topics_each_get_their_topics_partitions() -> None:
+    bus = EmbeddedBus()
+    bus.ensure_topics([TopicSpec("a", 2), TopicSpec("b", 1)])
+    first, second = bus.consumer("g", ["a"]), bus.consumer("g", ["b"])
+    first.poll(0.01), second.poll(0.01)
+    assert first.assignment() == {TopicPartition("a", 0), TopicPartition("a", 1)}
+    assert second.assignment() == {TopicPartition("b", 0)}

@@ -4,7 +4,7 @@ the alerts topic's history instead of opening new episodes."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -171,3 +171,16 @@ def test_a_quiet_brand_resolves_while_the_stream_never_pauses(
     assert [a for a in _drain(d, *busy[:-1]) if a[1] == "acme"] == []  # newest: 34
     assert [a for a in _drain(d, busy[-1]) if a[1] == "acme"] == [("resolved", "acme", at(20))]
     assert d.engine.now() == at(35)
+
+
+def test_a_mention_dated_in_year_one_is_late_not_a_crash(ruleset: RuleSet, mk: MakeMention) -> None:
+    # it passes validation; its date overflowed the engine's arithmetic, so the stage
+    # retried that record for good (a poison record blocking the stream)
+    d = Driver(ruleset)
+    d.clock.set(at(5))
+    ancient = mk(1, 0)
+    body = ancient.model_dump()
+    body["mention"]["published_at"] = datetime(1, 1, 1, tzinfo=UTC)
+    body["mention"]["id"] = ""
+    assert d.feed(EnrichedMention.model_validate(body)) == []
+    assert d.feed(mk(2, 3), mk(3, 4), mk(4, 5)) == [("firing", "acme", at(5))]
