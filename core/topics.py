@@ -21,8 +21,14 @@ DLQ = "mentions.dlq"
 ALL = (RAW, MATCHED, ENRICHED, ALERTS, NOTIFICATIONS, DLQ)
 
 
+_CONFIG = {
+    NOTIFICATIONS: {"cleanup.policy": "compact"},  # the latest record per fingerprint
+    DLQ: {"retention.ms": "-1"},  # dead letters stay until someone has looked at them
+}
+
+
 def specs(partitions: int) -> list[TopicSpec]:
-    """Every pipeline topic with ``partitions`` partitions (the log is compacted)."""
-    out = [TopicSpec(name, partitions) for name in ALL if name != NOTIFICATIONS]
-    out.append(TopicSpec(NOTIFICATIONS, partitions, {"cleanup.policy": "compact"}))
-    return out
+    """Every pipeline topic with ``partitions`` partitions: the notification log
+    compacted, the dead letters kept for good, the others with the broker's retention.
+    (Topics that exist already are left as they are.)"""
+    return [TopicSpec(name, partitions, _CONFIG.get(name, {})) for name in ALL]
