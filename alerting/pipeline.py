@@ -2,7 +2,12 @@
 
 For every receiver of an alert (the rule's receivers, else the default ones):
 
-    mute (silences) -> dedup (notification log) -> notify -> retry
+    mute (silences) -> dedup (notification log) -> hold (receiver down) -> notify -> retry
+
+A receiver whose last attempt failed with a retryable error is held until that retry is
+due: its other deliveries wait for it in the queue instead of each waiting out the same
+timeout inline, which would delay every other receiver's pages (the stage delivers in
+one thread). The first success lets the rest through.
 
 Each step passes the delivery on or decides it; the decision is remembered in
 `AlertingState` and returned as a `NotificationRecord` for the durable log. Queued
@@ -22,7 +27,7 @@ from typing import Any
 from alerting.dedup import Dedup
 from alerting.delivery import Delivery, Outcome, Step
 from alerting.mute import mute
-from alerting.notification_log import NotificationRecord
+from alerting.notification_log import NotificationRecord, Status
 from alerting.notifiers.base import Notifier
 from alerting.retry import Retry, notify
 from alerting.settings import AlertingSettings
@@ -40,12 +45,41 @@ def build_pipeline(
     """The alerting pipeline; pass the ``state`` restored from the log to resume after a
     restart (`alerting.state.restore_from_messages`)."""
     state = state if state is not None else AlertingState()
+    hold = Hold()
     steps: tuple[Step, ...] = (
         mute(settings.silences),
         Dedup(state, settings.repeat_interval),
+        hold,
         Retry(settings.retry, notify(notifiers, settings.search_url)),
     )
-    return AlertingPipeline(settings, steps, state, clock)
+    return AlertingPipeline(settings, steps, state, clock, hold)
+
+
+class Hold:
+    """A `alerting.delivery.Step`: defer deliveries to a receiver that is down (its last
+    attempt failed and may be retried) until its retry is due. Told of outcomes by the
+    pipeline (`note`)."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, datetime] = {}
+
+    def __call__(self, delivery: Delivery, now: datetime) -> Delivery | Outcome:
+        until = self._until.get(delivery.receiver)
+        if until is None or until <= now:
+            return delivery
+        return Outcome(
+            Status.RETRYING,
+            delivery.attempt,
+            reason=f"receiver {delivery.receiver!r} is failing; waiting for its retry",
+            next_attempt_at=until,
+        )
+
+    def note(self, receiver: str, outcome: Outcome) -> None:
+        if outcome.status is Status.SENT or outcome.status is Status.FAILED:
+            self._until.pop(receiver, None)
+        elif outcome.status is Status.RETRYING and outcome.error is not None:
+            assert outcome.next_attempt_at is not None  # an attempt that failed
+            self._until[receiver] = outcome.next_attempt_at
 
 
 class AlertingPipeline:
@@ -55,11 +89,13 @@ class AlertingPipeline:
         steps: Sequence[Step],
         state: AlertingState,
         clock: Clock,
+        hold: Hold | None = None,
     ) -> None:
         self.state = state
         self._settings = settings
         self._steps = tuple(steps)
         self._clock = clock
+        self._hold = hold
         self._latest = state.latest_at
 
     def now(self) -> datetime:
@@ -91,6 +127,8 @@ class AlertingPipeline:
         for step in self._steps:
             result = step(delivery, now)
             if isinstance(result, Outcome):
+                if self._hold is not None:
+                    self._hold.note(delivery.receiver, result)
                 return self.state.apply(delivery, result, now)
             delivery = result
         raise RuntimeError("the last step of the alerting pipeline must decide")

@@ -328,6 +328,25 @@ def test_a_resolved_whose_firing_never_got_through_is_dropped(clock: ManualClock
     assert p.state.pending_count() == 0
 
 
+def test_a_receiver_that_is_down_holds_its_pages_and_delays_no_other(
+    clock: ManualClock,
+) -> None:
+    # each attempt at a dead receiver can take its whole timeout, in the stage's thread:
+    # once it failed, its other pages wait in the queue for its retry instead
+    slack, mail = Scripted("slack", [DOWN]), Scripted("mail")
+    p = pipeline(clock, slack, mail)
+    alerts = [make_alert(rule=f"r{i}", receivers=("slack", "mail")) for i in range(3)]
+    records = [r for a in alerts for r in p.on_alert(a)]
+    assert statuses(records) == [("slack", Status.RETRYING), ("mail", Status.SENT)] * 3
+    assert slack.attempts == 1 and len(mail.sent) == 3
+    assert {r.next_attempt_at for r in records if r.receiver == "slack"} == {
+        records[0].next_attempt_at
+    }
+    clock.advance(60)  # back up: the first retry goes through and lets the others follow
+    assert statuses(p.on_tick()) == [("slack", Status.SENT)] * 3
+    assert slack.attempts == 4 and p.state.pending_count() == 0
+
+
 def test_a_silence_stops_queued_retries(clock: ManualClock) -> None:
     slack = Scripted("slack", always=DOWN)
     settings = make_settings(silences=(Silence(brand="acme", starts_at=T0 + timedelta(seconds=5)),))
@@ -403,8 +422,13 @@ def test_a_newer_episode_supersedes_the_retries_of_the_older(clock: ManualClock)
     p.on_alert(resolved_of(first, timedelta(seconds=2)))  # waits behind the firing
     second = make_alert(started_at=T0 + timedelta(seconds=3))
     clock.advance(3)
-    assert p.on_alert(second)[0].status is Status.SENT  # nothing was paged yet
+    # nothing was paged yet; slack is held (down) until its retry is due
+    assert p.on_alert(second)[0].status is Status.RETRYING
     clock.advance(60)
-    dropped = p.on_tick()
-    assert [(r.episode, r.status) for r in dropped] == [(first.episode, Status.DEDUPLICATED)] * 2
+    records = p.on_tick()
+    assert sorted((r.episode == second.episode, r.status.value) for r in records) == [
+        (False, "deduplicated"),
+        (False, "deduplicated"),
+        (True, "sent"),
+    ]
     assert [n.alert for n in slack.sent] == [second] and p.state.pending_count() == 0
