@@ -345,7 +345,7 @@ class VelocityTracker:
     "Now" is the latest event time seen (the watermark), so a backfill at start-up and a
     replay of old data train the baseline exactly as live traffic would; the wall clock
     only bounds the future: a mention dated more than ``max_future`` after it is taken as
-    published at that bound.
+    published at that bound, and no mention moves the watermark past the clock.
     """
 
     def __init__(self, settings: VelocitySettings) -> None:
@@ -361,11 +361,15 @@ class VelocityTracker:
         negative: bool,
         wall: datetime | None = None,
     ) -> Velocity:
-        event = published_at
+        event = mark = published_at
         if wall is not None:
             event = min(event, wall + self._settings.max_future)
-        if self._watermark is None or event > self._watermark:
-            self._watermark = event
+            # the watermark is every brand's now: a source dated ahead of the clock (a
+            # feed writing local time without an offset) must not move it past the clock,
+            # or the other brands' current mentions would fall behind their windows
+            mark = min(event, wall)
+        if self._watermark is None or mark > self._watermark:
+            self._watermark = mark
         # Event time only: a backfill replayed at start-up must train the baseline as if
         # it were live, which wall-clock "now" would prevent (every bucket already closed).
         now = self._watermark
