@@ -4,16 +4,17 @@ Built once from a `Watchlist` on spaCy's language-neutral tokenizer (``spacy.bla
 and a `PhraseMatcher` over the token attribute NORM, which this module sets to a folded
 form of the word (`fold`). What a caller may rely on:
 
-* Case does not matter; accents and umlauts are folded, so Müller, Mueller and Muller
-  are one word, and ß is ss.
+* Case does not matter; accents and umlauts are folded, so a term written Müller matches
+  Müller, Mueller and Muller (a term written Mueller matches only Mueller), and ß is ss;
+  curly apostrophes are straight ones, soft hyphens and zero-width spaces are ignored.
 * Matching is by whole tokens. The tokenizer splits hyphens between letters, so the German
   compound "Acme-Kunden" mentions Acme, but "Acmeville", "acme.com" and
   "support@acme.com" do not (list a domain as an alias to count it). Closed compounds
   ("Acmekunden") and a genitive s without apostrophe ("Acmes") are not matched.
 * Hashtags and handles match as listed (``#boycottacme``, ``@acme_support``); the brand
   name also matches inside its plain hashtag ("#acme" is a token "#" then "acme").
-* Multi-word names and aliases match as phrases; overlapping matches of one brand keep
-  the longest ("Acme Corp" rather than "Acme").
+* Multi-word names and aliases match as phrases, also hyphenated ("Deutsche-Bahn-Streik");
+  overlapping matches of one brand keep the longest ("Acme Corp" rather than "Acme").
 * Exclusions: an exclusion phrase that contains one of the brand's terms ("Acme Corp
   careers") removes the matches inside it; the mention still counts if another match of
   the brand survives. An exclusion that contains none of its terms ("Wile E. Coyote")
@@ -51,24 +52,52 @@ finally:
 
 _NORM: int = IDS["NORM"]
 
-# Letters NFKD does not decompose.
+# Letters NFKD does not decompose, and the apostrophes phones and news sites type.
 _FOLD_TABLE = str.maketrans(
-    {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th"}
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "œ": "oe",
+        "ø": "o",
+        "ł": "l",
+        "đ": "d",
+        "ð": "d",
+        "þ": "th",
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u02bc": "'",
+        "\u00b4": "'",
+    }
 )
-# "ue" written for "ü" (Mueller): contracted inside a word only, so that word-final
-# English "blue", "due", "toe" keep their e and do not collide with "blu", "du", "to".
-_DIGRAPH = re.compile(r"([aou])e(?=[^\W\d_])")
+# The German transliteration of an umlaut, for the spelling variants of a term.
+_TRANSLITERATE = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
+# A run of one punctuation character: spaCy's tokenizer takes time quadratic in its length.
+_RUN = re.compile(r"([^\w\s])\1{16,}")
 
 
 def fold(text: str) -> str:
-    """The matching form of a word: lower case, accents removed, ß->ss, inner ae/oe/ue->a/o/u.
+    """The matching form of a word: lower case, accents removed, ß->ss, curly apostrophes
+    straight, invisible characters (soft hyphens, zero-width spaces) dropped.
 
-    ``fold("Müller") == fold("Mueller") == fold("MULLER") == "muller"``.
+    ``fold("Müller") == fold("MULLER") == "muller"``; "Mueller" is another spelling,
+    which a term written "Müller" also matches (`spellings`).
     """
     s = text.lower().translate(_FOLD_TABLE)
     s = unicodedata.normalize("NFKD", s)
-    s = "".join(ch for ch in s if not unicodedata.combining(ch))
-    return _DIGRAPH.sub(r"\1", s)
+    return "".join(
+        ch for ch in s if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf"
+    )
+
+
+def spellings(term: str) -> list[str]:
+    """The spellings a watchlist term is matched in: as written (folded: "Müller" is also
+    "Muller"), with its umlauts transliterated ("Mueller"), and a multi-word name also
+    hyphenated, as German compounds write it ("Deutsche-Bahn-Streik"). Only a real umlaut
+    gets the ae/oe/ue spelling: contracting those in every text made Citroën "citron"
+    and Moët "mot"."""
+    out = [term, term.translate(_TRANSLITERATE)]
+    out += [t.replace(" ", "-") for t in out if " " in t]
+    return list(dict.fromkeys(out))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +153,15 @@ class BrandMatcher:
             brand_terms = PhraseMatcher(nlp.vocab, attr="NORM")
             for t, term in enumerate(dict.fromkeys(brand.terms())):
                 key = f"{brand.id}\x1fterm\x1f{t}"
-                docs = [nlp.make_doc(term)]
+                docs = [nlp.make_doc(spelling) for spelling in spellings(term)]
                 terms.add(key, docs)
                 brand_terms.add(key, docs)
                 term_keys[nlp.vocab.strings[key]] = _Term(b, term)
             for x, phrase in enumerate(dict.fromkeys(brand.exclude)):
                 key = f"{brand.id}\x1fexclude\x1f{x}"
-                doc = nlp.make_doc(phrase)
-                exclusions.add(key, [doc])
-                context = not brand_terms(doc)
+                variants = [nlp.make_doc(spelling) for spelling in spellings(phrase)]
+                exclusions.add(key, variants)
+                context = not brand_terms(variants[0])
                 exclusion_keys[nlp.vocab.strings[key]] = _Exclusion(b, context)
         self._nlp: Language = nlp
         self._terms = terms
@@ -152,7 +181,7 @@ class BrandMatcher:
 
     def _docs(self, texts: Iterable[str], batch_size: int) -> Iterator[Doc]:
         limit = self._nlp.max_length
-        return self._nlp.pipe((t[:limit] for t in texts), batch_size=batch_size)
+        return self._nlp.pipe((_calm(t[:limit]) for t in texts), batch_size=batch_size)
 
     def _match_doc(self, doc: Doc) -> MatchResult:
         hits = self._terms(doc)
@@ -183,6 +212,12 @@ class BrandMatcher:
             },
             entities=tuple(brands[b].name for _, b in found),
         )
+
+
+def _calm(text: str) -> str:
+    """``text`` with each run of one punctuation character cut to 16 ("!!!!…", "====…"):
+    no brand is spelt that way, and a long run took the tokenizer minutes."""
+    return _RUN.sub(lambda m: m.group(1) * 16, text) if len(text) > 16 else text
 
 
 def _longest(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
