@@ -68,6 +68,7 @@ class _Unit:
     end: int
     clause: int
     valence: float
+    negatable: bool = True
 
 
 @cache
@@ -95,6 +96,13 @@ class GermanLexicon:
             for phrase, v in data["phrases"].items()
             if _strings([phrase], "phrases")
         }
+        self.unnegated = frozenset(
+            tuple(normalise(w) for w in phrase.split())
+            for phrase in _strings(data.get("unnegated") or [], "unnegated")
+        )
+        unknown = [" ".join(p) for p in self.unnegated if p not in self.phrases]
+        if unknown:
+            raise ValueError(f"lexicon: unnegated {unknown[0]!r} is not among the phrases")
         self._max_phrase = max((len(p) for p in self.phrases), default=1)
         self._phrase_starts = frozenset(p[0] for p in self.phrases)
         self.negations = frozenset(normalise(w) for w in _strings(data["negations"], "negations"))
@@ -216,7 +224,8 @@ class GermanLexicon:
             phrase = self._phrase_at(words, i)
             if phrase is not None:
                 length, value = phrase
-                units.append(_Unit(i, i + length, clauses[i], value))
+                fixed = tuple(words[i : i + length]) in self.unnegated
+                units.append(_Unit(i, i + length, clauses[i], value, negatable=not fixed))
                 i += length
                 continue
             if word in self.negations:
@@ -251,7 +260,7 @@ class GermanLexicon:
 
 def _first_after(units: list[_Unit], at: int, clause: int, reach: int) -> _Unit | None:
     for unit in units:
-        if at < unit.start <= at + reach and unit.clause == clause:
+        if at < unit.start <= at + reach and unit.clause == clause and unit.negatable:
             return unit
     return None
 
@@ -259,7 +268,7 @@ def _first_after(units: list[_Unit], at: int, clause: int, reach: int) -> _Unit 
 def _last_before(units: list[_Unit], at: int, clause: int, reach: int) -> _Unit | None:
     found = None
     for unit in units:
-        if at - reach <= unit.end - 1 < at and unit.clause == clause:
+        if at - reach <= unit.end - 1 < at and unit.clause == clause and unit.negatable:
             found = unit
     return found
 

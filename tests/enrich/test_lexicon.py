@@ -58,6 +58,18 @@ def test_german_negation_flips(german: GermanLexicon, plain: str, negated: str) 
     assert (a > 0) != (b > 0), (a, b)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Das Netz von Acme geht schon wieder nicht",  # read as "not again": positive
+        "Acme-App funktioniert mal wieder nicht",
+        "Nicht schon wieder, Acme!",
+    ],
+)
+def test_a_negation_does_not_flip_a_complaint_about_again(german: GermanLexicon, text: str) -> None:
+    assert german.score(text) < 0
+
+
 def test_negation_does_not_reach_across_a_clause(german: GermanLexicon) -> None:
     assert german.score("Nicht heute. Der Service ist gut") > 0
 
