@@ -21,7 +21,9 @@ from enrich.matcher import BrandMatcher, MatchResult
 from enrich.sentiment import SentimentResult, SentimentScorer
 from enrich.settings import EnrichSettings, ReachSettings
 
-_LANGUAGE_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_].*)?$")
+_LANGUAGE_TAG = re.compile(r"^([A-Za-z]{2})(?:[-_].*)?$")
+"""An ISO 639-1 code, with a region or script after it ("de-AT"). Three-letter tags are
+left out: X writes "qme", "qht", "zxx" and "und" for posts with no language."""
 
 
 def reach(engagement: Engagement, weights: ReachSettings) -> float:

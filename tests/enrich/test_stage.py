@@ -160,8 +160,9 @@ def test_source_language_is_used_when_detection_is_undetermined(
 ) -> None:
     short = make_mention("Acme!", language="de-AT")
     long = make_mention("Acme has the best support team in the world", language="de")
-    out = enrich_mentions([short, long], watchlist, EnrichSettings(), lexicon)
-    assert [e.language for e in out] == ["de", "en"]
+    media = make_mention("Acme 📷", language="qme")  # X's "media only": no language
+    out = enrich_mentions([short, long, media], watchlist, EnrichSettings(), lexicon)
+    assert [e.language for e in out] == ["de", "en", "und"]
 
 
 @pytest.mark.parametrize(
