@@ -17,7 +17,7 @@ from alerting.state import AlertingState, restore_from_messages
 from core import topics
 from core.bus.port import Message
 from core.clock import ManualClock
-from core.records import AlertState
+from core.records import Alert, AlertState
 
 from .helpers import BAD, DOWN, T0, Scripted, make_alert, make_settings, resolved_of
 
@@ -87,15 +87,22 @@ def test_resolved_without_a_sent_firing_is_not_sent(clock: ManualClock) -> None:
     assert slack.sent == []
 
 
-def test_a_new_episode_within_the_repeat_interval_is_not_paged(clock: ManualClock) -> None:
-    slack = Scripted("slack")
+def flapped(clock: ManualClock, slack: Scripted) -> tuple[AlertingPipeline, Alert, Alert]:
+    """A pipeline that paged an episode (``first``) and its resolution half an hour later;
+    ``second``, the next episode of the same fingerprint an hour after the first, is not
+    delivered yet."""
     p = pipeline(clock, slack)
     first = make_alert(started_at=T0)
     p.on_alert(first)
     clock.advance(1800)
     p.on_alert(resolved_of(first, timedelta(minutes=30)))
     clock.advance(1800)
-    second = make_alert(started_at=T0 + timedelta(hours=1))
+    return p, first, make_alert(started_at=T0 + timedelta(hours=1))
+
+
+def test_a_new_episode_within_the_repeat_interval_is_not_paged(clock: ManualClock) -> None:
+    slack = Scripted("slack")
+    p, first, second = flapped(clock, slack)
     [record] = p.on_alert(second)
     assert record.status is Status.DEDUPLICATED and "repeat interval" in (record.reason or "")
     assert record.next_attempt_at == T0 + timedelta(hours=4)  # looked at again then
@@ -120,13 +127,7 @@ def test_a_new_episode_still_on_when_the_repeat_interval_ends_pages_then(
 ) -> None:
     # the receiver was told the first episode resolved: it must hear of the second
     slack = Scripted("slack")
-    p = pipeline(clock, slack)
-    first = make_alert(started_at=T0)
-    p.on_alert(first)
-    clock.advance(1800)
-    p.on_alert(resolved_of(first, timedelta(minutes=30)))
-    clock.advance(1800)
-    second = make_alert(started_at=T0 + timedelta(hours=1))
+    p, _, second = flapped(clock, slack)
     assert statuses(p.on_alert(second)) == [("slack", Status.DEDUPLICATED)]
     clock.advance(3 * 3600 - 60)
     assert p.on_tick() == []
