@@ -153,7 +153,10 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
     for path in paths:
         p = Path(path)
         if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir() if f.suffix in RULE_FILE_SUFFIXES))
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in RULE_FILE_SUFFIXES)
+            if not found:  # a folder of no rules checks nothing: say so
+                raise ConfigError(str(p), None, "", "no rule files (*.yaml, *.yml) in this folder")
+            out.extend(found)
         else:
             out.append(p)
     return out

@@ -263,7 +263,8 @@ class ElasticStore(Store):
             aggs["histogram"] = {
                 "date_histogram": {
                     "field": time_field,
-                    "fixed_interval": f"{int(q.histogram.total_seconds())}s",
+                    # in ms, as fill_histogram steps: "1.5s" as "1s" shifted every bucket
+                    "fixed_interval": f"{round(q.histogram.total_seconds() * 1000)}ms",
                     "min_doc_count": 1,
                 }
             }

@@ -92,14 +92,18 @@ def test_a_rule_name_is_unique_across_files(tmp_path: Path) -> None:
 
 
 def test_a_folder_loads_its_yaml_files_in_name_order(tmp_path: Path) -> None:
-    for name in ("b.yml", "a.yaml"):
+    for name in ("b.yml", "a.yaml", "c.YAML"):
         (tmp_path / name).write_text(
             f"rules:\n  - {{name: {name[0]}, type: volume, brands: [acme], threshold: 3}}\n",
             encoding="utf-8",
         )
     (tmp_path / "notes.txt").write_text("not a rule file", encoding="utf-8")
-    assert [r.name for r in load_rules([tmp_path])] == ["a", "b"]
+    assert [r.name for r in load_rules([tmp_path])] == ["a", "b", "c"]
     assert len(load_rules([])) == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match="no rule files"):  # it passed, checking nothing
+        load_rules([empty])
 
 
 def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
