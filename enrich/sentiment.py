@@ -268,6 +268,24 @@ def _quantized(model: Any) -> Any:
         )
 
 
+def check_model(settings: EnrichSettings) -> str:
+    """What `load_scorer` would make of ``settings.model``, without loading its weights:
+    one line naming its labels and where each goes. Raises (ImportError, OSError,
+    ValueError) with the reason the lexicon would be used instead."""
+    if settings.model is None:
+        return "no model configured: the English/German lexicon"
+    from transformers import AutoConfig  # the optional extra: ImportError without it
+
+    config = AutoConfig.from_pretrained(settings.model, local_files_only=True)
+    id2label = {int(k): str(v) for k, v in (config.id2label or {}).items()}
+    mapping = label_map(id2label, settings.labels)
+    unknown = sorted(set(settings.labels or {}) - set(mapping))
+    if unknown:
+        raise ValueError(f"enrich.labels names {unknown[0]!r}, which the model does not have")
+    labels = ", ".join(f"{k} -> {v.value}" for k, v in mapping.items())
+    return f"model {settings.model}: {labels}"
+
+
 def load_scorer(settings: EnrichSettings) -> SentimentScorer:
     """The transformer scorer when ``settings.model`` is set and loads; otherwise the
     lexicon scorer, after ONE warning saying why the model could not be used."""

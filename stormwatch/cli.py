@@ -104,6 +104,15 @@ def check(obj: Context) -> None:
         click.echo(f"rules:    {len(obj.rules().rules)} rule(s)")
         click.echo("watchlist: none configured (ingest, enrich and rules need one)")
     failures = 0
+    if settings.enrich.model is not None:
+        from enrich.sentiment import check_model
+
+        try:
+            click.echo(f"sentiment: ok  {check_model(settings.enrich)}")
+        except Exception as exc:  # as load_scorer: any failure means "the lexicon instead"
+            failures += 1
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            click.echo(f"sentiment: FAIL  enrich.model: {reason} (the lexicon would be used)")
     try:
         with open_bus(settings.bus) as bus:
             click.echo(f"bus:      ok    {bus.check()}")

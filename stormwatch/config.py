@@ -81,7 +81,18 @@ def load_app_settings(path: str | Path | None) -> tuple[AppSettings, Path]:
     chosen = path or os.environ.get(SETTINGS_ENV)
     if not chosen:
         return resolve_paths(AppSettings(), Path.cwd()), Path.cwd()
-    return load_model(AppSettings, chosen), Path(chosen).resolve().parent
+    base = Path(chosen).resolve().parent
+    return _model_folder(load_model(AppSettings, chosen), base), base
+
+
+def _model_folder(settings: AppSettings, base: Path) -> AppSettings:
+    """``enrich.model`` is a folder or a Hugging Face cache name; a relative one that is a
+    folder beside the settings file is that folder, like every other path setting."""
+    model = settings.enrich.model
+    if model is None or Path(model).is_absolute() or not (base / model).is_dir():
+        return settings
+    enrich = settings.enrich.model_copy(update={"model": str(base / model)})
+    return settings.model_copy(update={"enrich": enrich})
 
 
 def rule_files(patterns: tuple[str, ...], base: Path, origin: str) -> list[Path]:

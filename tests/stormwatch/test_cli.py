@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -121,3 +122,22 @@ def test_check_validates_the_rules_of_settings_without_a_watchlist(tmp_path: Pat
     result = CliRunner().invoke(cli, ["--settings", str(tmp_path / "s.yaml"), "check"])
     assert result.exit_code == 1
     assert "bad.yaml:2: rules[0].type: unknown rule type 'bogus'" in result.output
+
+
+def test_check_says_whether_the_sentiment_model_can_be_used(tmp_path: Path) -> None:
+    # a mistyped model path only warned, in the stage's log, and ran on the lexicon
+    model = tmp_path / "model"
+    model.mkdir()
+    labels = {"0": "Negative", "1": "Neutral", "2": "Positive"}
+    (model / "config.json").write_text(json.dumps({"model_type": "bert", "id2label": labels}))
+    (tmp_path / "ok.yaml").write_text("state_dir: st\nenrich: {model: model}\n")
+    (tmp_path / "typo.yaml").write_text("state_dir: st\nenrich: {model: modle}\n")
+    (tmp_path / "labels.yaml").write_text(
+        "state_dir: st\nenrich: {model: model, labels: {LABEL_9: negative}}\n"
+    )
+    code, out = run("--settings", str(tmp_path / "ok.yaml"), "check")
+    assert code == 0 and "Negative -> negative, Neutral -> neutral, Positive -> positive" in out
+    code, out = run("--settings", str(tmp_path / "typo.yaml"), "check")
+    assert code == 1 and "sentiment: FAIL  enrich.model:" in out and "lexicon would be used" in out
+    code, out = run("--settings", str(tmp_path / "labels.yaml"), "check")
+    assert code == 1 and "'LABEL_9', which the model does not have" in out
