@@ -186,14 +186,32 @@ def since(state: Mapping[str, str], floor: datetime, overlap: timedelta) -> date
 def advance(
     state: Mapping[str, str], position: str, order: Callable[[str], float]
 ) -> dict[str, str]:
-    """``state`` after a live (streamed) item at ``position``: it moves the mark, or,
-    while a cut-short catch-up walk is pending, the walk's ``top`` (moving the mark then
-    would skip what the walk has yet to read)."""
-    key = TOP if state.get(RESUME) else MARK
+    """``state`` after a live (streamed) item at ``position``: it moves the mark, unless
+    a cut-short catch-up walk is pending. Then nothing moves: the next catch-up finishes
+    that walk and reads again from the top down to the walk's ``top``
+    (`catch_up_twice`), which covers what was posted while the stream was down; moving
+    the mark or the top with live items would skip that."""
+    if state.get(RESUME):
+        return dict(state)
     out = dict(state)
-    later = _later(state.get(key), position, order)
+    later = _later(state.get(MARK), position, order)
     if later:
-        out[key] = later
+        out[MARK] = later
     if out.get(MARK):
         out.pop(FLOOR, None)
     return out
+
+
+def catch_up_twice(
+    walk_from: Callable[[Mapping[str, str]], Walk], state: Mapping[str, str]
+) -> Walk:
+    """A stream's catch-up at (re)connect: ``walk_from(state)``, and, when that finished a
+    walk a previous connection had to cut short, a second walk from the top down to
+    where the finished one began (its ``top``, now the mark): what came after it,
+    posted while the stream was down, is read too."""
+    first = walk_from(state)
+    if not state.get(RESUME) or first.cursor.get(RESUME):
+        return first
+    second = walk_from(first.cursor)
+    retry = second.retry_after if second.retry_after is not None else first.retry_after
+    return Walk([*first.mentions, *second.mentions], second.cursor, retry)

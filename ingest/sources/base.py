@@ -27,7 +27,7 @@ from core.config import Duration
 from core.records import Engagement, Mention
 from core.watchlist import Watchlist
 from ingest.api import JsonApi, hang_up
-from ingest.pager import Page, Walk, advance, floor_of, since, walk
+from ingest.pager import Page, Walk, advance, catch_up_twice, floor_of, since, walk
 from ingest.source import Cursor, Fetched, Source, SourceError
 from ingest.stream import Connection, StreamEvent, StreamSource
 
@@ -335,7 +335,8 @@ class CatchUpStream(Configured[StreamT]):
 
     def _events(self, response: httpx.Response, state: dict[str, str]) -> Iterator[StreamEvent]:
         now = self._clock.now()
-        caught = self.catch_up(state, now, floor_of(state, now, self.config.backfill))
+        floor = floor_of(state, now, self.config.backfill)
+        caught = catch_up_twice(lambda s: self.catch_up(s, now, floor), state)
         state = caught.cursor
         yield StreamEvent(tuple(caught.mentions), dict(state), catch_up=True)
         try:

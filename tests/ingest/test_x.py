@@ -4,12 +4,19 @@ rules, catching up through recent search after every (re)connect."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from core.records import Engagement
+import httpx
+
+from core.clock import ManualClock
+from core.records import Engagement, Mention
+from ingest.source import SourceError
+from ingest.sources.base import SourceContext
+from ingest.sources.x_stream import XStreamConfig
 from tests.ingest.apiserver import ApiServer, Reply
 from tests.ingest.documents import START
 from tests.ingest.fakes_social import X_TOKEN, FakeX, Script
-from tests.ingest.harness import Harness, advance_to_reconnect, eventually
+from tests.ingest.harness import WATCHLIST, Harness, advance_to_reconnect, eventually
 
 BASE_ID = 1_790_000_000_000_000_000
 
@@ -277,3 +284,48 @@ def test_a_restart_resumes_the_stream_from_the_stored_id(api: ApiServer, harness
     assert [m.source_id for m in harness.raw()] == [first["id"], str(BASE_ID + 2)]
     restarted = api.calls("/2/tweets/search/recent")[-1]
     assert restarted.arg("since_id") == first["id"] and restarted.arg("start_time") is None
+
+
+def test_posts_made_while_down_are_caught_up_after_a_cut_short_catch_up(
+    api: ApiServer, http: httpx.Client, clock: ManualClock
+) -> None:
+    # the first catch-up is cut at max_pages; the next connection finishes it, and must
+    # also read what was posted while the stream was down, above where it began
+    fake = FakeX(api)
+    config = XStreamConfig.model_validate(
+        {**stream(api), "rules": ["acme"], "max_pages": 1, "max_results": 10}
+    )
+    source = config.build(SourceContext(http, clock, "stormwatch-test/1", WATCHLIST))
+    for n in range(1, 16):  # a backfill of 15: two pages of 10
+        fake.post(n, ago(14 - n * 0.5))
+
+    def live(n: int, at: datetime) -> dict[str, object]:  # delivered by the stream
+        return fake.envelope(fake.post(n, at), source.tag)
+
+    fake.scripts.append(Script([live(30, ago(2))], end="drop"))
+    seen, cursor = connection(source, {})
+    clock.advance(120)
+    api.now = clock.now()
+    fake.post(31, ago(-1))  # posted while the stream is down
+    fake.post(32, ago(-1.5))
+    fake.scripts.append(Script([live(40, ago(-3))], end="drop"))
+    clock.advance(120)
+    api.now = clock.now()
+    more, cursor = connection(source, cursor)
+    numbers = {int(m.source_id or 0) - BASE_ID for m in [*seen, *more]}
+    assert numbers >= {*range(1, 16), 30, 31, 32, 40}
+
+
+def connection(source: Any, cursor: dict[str, str]) -> tuple[list[Mention], dict[str, str]]:
+    """One connection read to its end: the mentions, and the last cursor."""
+    got: list[Mention] = []
+    conn = source.connect(cursor)
+    try:
+        for event in conn:
+            got.extend(event.mentions)
+            cursor = dict(event.cursor) if event.cursor is not None else cursor
+    except SourceError:
+        pass  # the scripted drop
+    finally:
+        conn.close()
+    return got, cursor
