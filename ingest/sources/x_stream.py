@@ -85,10 +85,11 @@ class XStream(CatchUpStream[XStreamConfig]):
     def __init__(self, config: XStreamConfig, ctx: SourceContext) -> None:
         self._api = json_api(ctx, config.base_url, config.timeout, token=config.token)
         self.tag = f"stormwatch:{config.name}"
+        self._rule_ids: frozenset[str] = frozenset()
         super().__init__(config, ctx, self._api, STREAM, FIELDS)
 
     def connect(self, cursor: Cursor) -> Connection:
-        sync_rules(self._api, self.tag, self.config.rules)
+        self._rule_ids = sync_rules(self._api, self.tag, self.config.rules)
         return super().connect(cursor)
 
     def catch_up(self, state: Cursor, now: datetime, floor: datetime) -> Walk:
@@ -122,16 +123,22 @@ class XStream(CatchUpStream[XStreamConfig]):
         rules = body.get("matching_rules")
         if not isinstance(rules, list) or not rules:
             return True
-        return any(isinstance(r, dict) and r.get("tag") == self.tag for r in rules)
+        return any(
+            isinstance(r, dict) and (r.get("tag") == self.tag or str(r.get("id")) in self._rule_ids)
+            for r in rules
+        )
 
 
-def sync_rules(api: JsonApi, tag: str, wanted: tuple[str, ...]) -> None:
+def sync_rules(api: JsonApi, tag: str, wanted: tuple[str, ...]) -> frozenset[str]:
     """Make the app's rules tagged ``tag`` exactly ``wanted``; raise `SourceError` when X
-    refuses one (the reason names the rule)."""
-    current = api.get(RULES).data.get("data") or []
-    ours = {
-        r["value"]: str(r["id"]) for r in current if isinstance(r, dict) and r.get("tag") == tag
-    }
+    refuses one (the reason names the rule). Returns the ids of the app's rules with a
+    wanted value under another tag (X keeps one rule per value: adding it again is a
+    DuplicateRule, and its posts arrive under the other tag, yet are ours)."""
+    current = [r for r in api.get(RULES).data.get("data") or [] if isinstance(r, dict)]
+    ours = {r["value"]: str(r["id"]) for r in current if r.get("tag") == tag}
+    elsewhere = frozenset(
+        str(r["id"]) for r in current if r.get("tag") != tag and r.get("value") in wanted
+    )
     stale = [ident for value, ident in ours.items() if value not in wanted]
     if stale:
         api.post(RULES, {"delete": {"ids": stale}})
@@ -147,6 +154,7 @@ def sync_rules(api: JsonApi, tag: str, wanted: tuple[str, ...]) -> None:
             first = refused[0]
             what = first.get("value") or (first.get("details") or [""])[0]
             raise SourceError(f"rule refused: {first.get('title', 'error')}: {what}")
+    return elsewhere
 
 
 def _line(line: str) -> dict[str, Any] | None:

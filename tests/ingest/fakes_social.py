@@ -389,7 +389,18 @@ class FakeX(_StreamFake):
                 }
             )
         added, errors = [], []
+        existing = {r["value"]: r for r in self.rules}
         for rule in change["add"]:
+            if rule["value"] in existing:  # one rule per value and app, whatever its tag
+                errors.append(
+                    {
+                        "value": rule["value"],
+                        "id": existing[rule["value"]]["id"],
+                        "title": "DuplicateRule",
+                        "type": "https://api.twitter.com/2/problems/duplicate-rules",
+                    }
+                )
+                continue
             if "(" in rule["value"] and ")" not in rule["value"]:
                 errors.append(
                     {

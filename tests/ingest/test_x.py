@@ -329,3 +329,24 @@ def connection(source: Any, cursor: dict[str, str]) -> tuple[list[Mention], dict
     finally:
         conn.close()
     return got, cursor
+
+
+def test_a_rule_the_app_has_under_another_tag_still_delivers_its_posts(
+    api: ApiServer, http: httpx.Client, clock: ManualClock
+) -> None:
+    # X keeps one rule per value: after a rename (or another tool's rule) adding ours is a
+    # DuplicateRule, and its posts arrive under the other tag; they were all dropped
+    fake = FakeX(api)
+    fake.rules.append({"id": "777", "value": "acme", "tag": "stormwatch:x-old-name"})
+    config = XStreamConfig.model_validate({**stream(api), "rules": ["acme"], "backfill": "0s"})
+    source = config.build(SourceContext(http, clock, "stormwatch-test/1", WATCHLIST))
+    posts = [fake.post(n, ago(-n)) for n in (1, 2, 3)]
+    for post in posts:
+        fake.posts.remove(post)  # live only
+    envelopes = [
+        {**fake.envelope(p, "stormwatch:x-old-name"), "matching_rules": [{"id": "777"}]}
+        for p in posts
+    ]
+    fake.scripts.append(Script(envelopes, end="drop"))
+    got, _ = connection(source, {})
+    assert len(got) == 3
