@@ -147,6 +147,11 @@ def _mention(
     ident = str(post.get("id") or "")
     if not ident.isdigit():
         return None
+    # an edit is a new post id; the first of its edit history is the post it edits, so
+    # the two are one mention
+    history = post.get("edit_history_tweet_ids")
+    first = str(history[0]) if isinstance(history, list) and history else ident
+    original = first if first.isdigit() else ident
     metrics = obj(post.get("public_metrics"))
     followers = (user.get("public_metrics") or {}).get("followers_count")
     note = obj(post.get("note_tweet"))
@@ -154,8 +159,8 @@ def _mention(
     return mention(
         source=KIND,
         source_name=source_name,
-        source_id=ident,
-        url=f"https://x.com/i/web/status/{ident}",
+        source_id=original,
+        url=f"https://x.com/i/web/status/{original}",
         # X escapes &, < and > in post text
         text=collapse_whitespace(html.unescape(str(note.get("text") or post.get("text") or ""))),
         author=f"@{user['username']}" if user.get("username") else None,

@@ -62,6 +62,20 @@ def test_recent_search_normalises_posts_and_author_figures(
     assert sent.headers["authorization"] == f"Bearer {X_TOKEN}"
 
 
+def test_an_edited_post_is_the_mention_of_the_post_it_edits(
+    api: ApiServer, harness: Harness
+) -> None:
+    # X gives an edit a new id; its edit history starts with the original's
+    fake = FakeX(api)
+    fake.post(1, ago(10))
+    fake.post(5, ago(5), text="Acme let me down (edit: twice!)")
+    fake.posts[-1]["edit_history_tweet_ids"] = [str(BASE_ID + 1), str(BASE_ID + 5)]
+    svc = harness.service(search(api))
+    [only] = svc.poll_due()  # the edit is the same mention: dropped as seen
+    assert only.source_id == str(BASE_ID + 1)
+    assert only.url == f"https://x.com/i/web/status/{BASE_ID + 1}"
+
+
 def test_recent_search_pages_and_resumes_with_since_id(api: ApiServer, harness: Harness) -> None:
     fake = FakeX(api)
     for n in range(1, 251):
