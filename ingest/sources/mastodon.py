@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote, urlsplit
 
@@ -103,8 +104,13 @@ class MastodonSource(Polled[MastodonConfig]):
         if self.config.query:
             params = {"q": self.config.query, "type": "statuses", "resolve": "false"}
             listings.append(("search:", "/api/v2/search", "min_id", params))
+        only_local = self.config.local_only
         for prefix, path, newer, params in listings:
-            local = {"local": "true"} if self.config.local_only else {}
+            search = path == "/api/v2/search"
+            # timelines filter by themselves; search has no such parameter, so its remote
+            # statuses (an account "user@other.server") are left out here
+            local = {"local": "true"} if only_local and not search else {}
+            keep_remote = not (only_local and search)
             listed = timeline_walk(
                 self._api,
                 path,
@@ -113,13 +119,24 @@ class MastodonSource(Polled[MastodonConfig]):
                 scoped(cursor, prefix),
                 floor=floor_of(scoped(cursor, prefix), now, self.config.backfill),
                 max_pages=self.config.max_pages,
-                to_mention=lambda s: status_mention(s, self.name, now),
+                to_mention=partial(self._mention, now=now, keep_remote=keep_remote),
             )
             mentions.extend(listed.mentions)
             state.update(unscope(listed.cursor, prefix))
             if listed.retry_after:
                 waits.append(listed.retry_after)
         return Fetched(tuple(mentions), state, retry_after=max(waits) if waits else None)
+
+    def _mention(
+        self, status: dict[str, Any], *, now: datetime, keep_remote: bool
+    ) -> Mention | None:
+        return status_mention(status, self.name, now) if keep_remote or _local(status) else None
+
+
+def _local(status: dict[str, Any]) -> bool:
+    """Whether a status was posted on the instance asked (its account has no domain)."""
+    account = status.get("account")
+    return isinstance(account, dict) and "@" not in str(account.get("acct") or "@")
 
 
 def tag_path(tag: str) -> str:

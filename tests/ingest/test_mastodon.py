@@ -82,6 +82,19 @@ def test_each_hashtag_and_the_search_keep_their_own_cursor(
     assert api.calls("/api/v2/search")[-1].arg("min_id") == c["id"]
 
 
+def test_local_only_keeps_the_searchs_local_statuses_too(
+    api: ApiServer, harness: Harness
+) -> None:
+    # search has no "local" parameter: its remote statuses (even numbers here) were kept
+    fake = FakeMastodon(api)
+    local = fake.status(1, ago(2), tags=(), content="<p>acme corp again</p>")
+    fake.status(2, ago(1), tags=(), content="<p>acme corp from afar</p>")
+    config = rest(api, hashtags=[], query="acme corp", token=MASTODON_TOKEN, local_only=True)
+    svc = harness.service(config)
+    assert [m.source_id for m in svc.poll_due()] == [local["id"]]
+    assert api.calls("/api/v2/search")[-1].arg("local") is None
+
+
 def test_search_without_a_token_fails_and_says_why(api: ApiServer, harness: Harness) -> None:
     FakeMastodon(api)
     svc = harness.service(rest(api, hashtags=[], query="acme"))
