@@ -21,6 +21,11 @@ LATE_AFTER = timedelta(minutes=10)
 that it is late: its mentions reached stormwatch late (a backlog after downtime or a
 stall, a slow source) or its delivery was retried. Sources polled every few minutes put
 minutes between a post and its page anyway."""
+LATE_WHY = (
+    "its mentions reached stormwatch late (a backlog, a slow source), delivery was "
+    "retried, or a silence or the repeat interval held it back"
+)
+"""Why a page can be late; the page says which of these it was not able to tell."""
 COLOURS = {Severity.CRITICAL: "#b00020", Severity.WARNING: "#c77700", Severity.INFO: "#1f6feb"}
 RESOLVED_COLOUR = "#2e7d32"
 
@@ -28,12 +33,15 @@ RESOLVED_COLOUR = "#2e7d32"
 def search_link(template: str | None, alert: Alert) -> str | None:
     """The pre-filtered search URL for ``alert`` (placeholders: settings.SEARCH_URL_FIELDS).
 
-    ``since`` reaches back to the earliest sample, so the mentions that made the window
-    fire are in the result; ``until`` is the resolve time (empty while firing).
+    ``since`` reaches back a window before the episode started (the rule's
+    ``window_seconds`` figure, where it has one) and to the earliest sample, so the
+    mentions that made the window fire are in the result; ``until`` is the resolve time
+    (empty while firing).
     """
     if template is None:
         return None
-    since = min([alert.started_at, *(s.published_at for s in alert.samples)])
+    window = timedelta(seconds=alert.figures.get("window_seconds", 0))
+    since = min([alert.started_at - window, *(s.published_at for s in alert.samples)])
     until = stamp(alert.at) if alert.state is AlertState.RESOLVED else ""
     values = {
         "brand": alert.brand,
@@ -115,11 +123,12 @@ def context(n: Notification) -> dict[str, Any]:
         "at": stamp(alert.at),
         "lasted": lasted(alert),
         "late": late(n),
+        "late_why": LATE_WHY,
         "figures": figures(alert),
         "samples": [
             {
                 "title": sample_title(s),
-                "url": s.url,
+                "url": s.url if link_safe(s.url) else None,
                 "source": s.source or "unknown source",
                 "sentiment": s.sentiment.value,
             }
@@ -150,6 +159,11 @@ def payload(n: Notification) -> dict[str, Any]:
         "sent_at": n.sent_at.isoformat(),
         "alert": n.alert.model_dump(mode="json"),
     }
+
+
+def link_safe(url: str | None) -> bool:
+    """Whether ``url`` may be a link on a page: http(s) only (not javascript:, tag:)."""
+    return url is not None and url.lower().startswith(("https://", "http://"))
 
 
 def safe_name(text: str) -> str:

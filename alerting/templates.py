@@ -14,8 +14,7 @@ Rule:      {{ rule }} ({{ rule_type }})
 Severity:  {{ severity }}
 Started:   {{ started_at }}
 {% if late %}
-Late:      sent {{ late }} after it fired at {{ at }} (the mentions' own time): they
-           reached stormwatch late (a backlog, a slow source) or delivery was retried
+Late:      sent {{ late }} after it fired at {{ at }} (the mentions' own time): {{ late_why }}
 {% endif %}
 {% if resolved %}
 Resolved:  {{ at }} (after {{ lasted }})
@@ -57,7 +56,7 @@ HTML = """\
 <tr><th align="left">Started</th><td>{{ started_at }}</td></tr>
 {% if late %}
 <tr><th align="left">Late</th><td>sent {{ late }} after it fired at {{ at }} (the mentions' own
-time): they reached stormwatch late (a backlog, a slow source) or delivery was retried</td></tr>
+time): {{ late_why }}</td></tr>
 {% endif %}
 {% if resolved %}
 <tr><th align="left">Resolved</th><td>{{ at }} (after {{ lasted }})</td></tr>

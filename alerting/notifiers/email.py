@@ -29,7 +29,8 @@ def build_message(n: Notification, settings: EmailReceiver) -> EmailMessage:
     domain = settings.from_addr.rpartition("@")[2] or "stormwatch"
     msg = EmailMessage()
     prefix = f"{settings.subject_prefix} " if settings.subject_prefix else ""
-    msg["Subject"] = f"{prefix}{render.headline(alert)}: {alert.summary}"[:250]
+    # one line: a line break in a header is refused (and would fail every page)
+    msg["Subject"] = " ".join(f"{prefix}{render.headline(alert)}: {alert.summary}".split())[:250]
     msg["From"] = settings.from_addr
     msg["To"] = ", ".join(settings.to)
     msg["Date"] = format_datetime(n.sent_at)

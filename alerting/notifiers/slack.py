@@ -36,9 +36,22 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _link(url: str, label: str) -> str:
+    if not render.link_safe(url):
+        return escape(label)
     # '|' and '>' would end the link early; percent-encoding keeps the URL working.
     target = url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
     return f"<{target}|{escape(label)}>"
+
+
+def _lines_within(head: str, lines: list[str], limit: int) -> str:
+    """``head`` and as many whole ``lines`` as fit in ``limit`` characters: clipping the
+    joined text could cut a link in half."""
+    text = head
+    for line in lines:
+        if len(text) + 1 + len(line) > limit:
+            break
+        text += "\n" + line
+    return text
 
 
 def blocks(n: Notification) -> list[dict[str, Any]]:
@@ -56,7 +69,8 @@ def blocks(n: Notification) -> list[dict[str, Any]]:
         },
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": _clip(escape(alert.summary), TEXT_LIMIT)},
+            # clipped before escaping: an escape ("&amp;") is never cut in half
+            "text": {"type": "mrkdwn", "text": escape(_clip(alert.summary, TEXT_LIMIT // 5))},
         },
     ]
     fields = [
@@ -68,23 +82,22 @@ def blocks(n: Notification) -> list[dict[str, Any]]:
         fields.insert(2, ("Lasted", render.lasted(alert)))
     if (late := render.late(n)) is not None:
         fields.insert(2, ("Late", f"sent {late} after it fired"))
-    out.append(
-        {
-            "type": "section",
-            "fields": [
-                {"type": "mrkdwn", "text": f"*{escape(label)}*\n{escape(value)}"}
-                for label, value in fields[:MAX_FIELDS]
-            ],
-        }
-    )
+    texts = [
+        {"type": "mrkdwn", "text": f"*{escape(label)}*\n{escape(value)}"} for label, value in fields
+    ]
+    # Slack takes at most MAX_FIELDS fields a section: the rest go in the next ones
+    out += [
+        {"type": "section", "fields": texts[i : i + MAX_FIELDS]}
+        for i in range(0, len(texts), MAX_FIELDS)
+    ]
     if not resolved and alert.samples:
         lines = []
         for s in render.samples(alert):
             title = render.sample_title(s)
             shown = _link(s.url, title) if s.url else escape(title)
             lines.append(f"• {shown} — {escape(s.source or 'unknown')} · {s.sentiment.value}")
-        text = "*Sample mentions*\n" + "\n".join(lines)
-        out.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, TEXT_LIMIT)}})
+        text = _lines_within("*Sample mentions*", lines, TEXT_LIMIT)
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     if n.search_url:
         out.append(
             {
@@ -103,8 +116,7 @@ def blocks(n: Notification) -> list[dict[str, Any]]:
     since = render.stamp(alert.started_at)
     note = f"rule `{escape(alert.rule)}` ({escape(alert.rule_type)}) · since {since}"
     if late is not None:
-        note += f" · fired at {render.stamp(alert.at)}: its mentions reached stormwatch late"
-        note += " (a backlog, a slow source) or delivery was retried"
+        note += f" · fired at {render.stamp(alert.at)}: {render.LATE_WHY}"
     out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
     return out
 

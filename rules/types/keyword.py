@@ -41,6 +41,8 @@ class KeywordRule(Rule):
     def _phrases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise error("name at least one phrase")
+        # a YAML block scalar ends in a line break: that would reach every page's summary
+        value = tuple(" ".join(p.split()) for p in value)
         folded = [fold(p).split() for p in value]
         if not all(folded):
             raise error("a phrase cannot be empty")

@@ -15,7 +15,7 @@ import pytest
 
 from alerting import render
 from alerting.notifiers.base import DeliveryError, Notification
-from alerting.notifiers.email import EmailNotifier
+from alerting.notifiers.email import EmailNotifier, build_message
 from alerting.settings import EmailReceiver
 
 from .helpers import PASSWORD, T0, USER, Mailbox, free_port, make_alert, resolved_of
@@ -188,3 +188,21 @@ def test_a_late_page_says_when_it_fired_in_text_and_html() -> None:
     )
     timely = Notification(alert, "comms", T0 + timedelta(minutes=2))
     assert "Late" not in render.text(timely) and "Late" not in render.html(timely)
+
+
+def test_a_line_break_in_the_summary_does_not_break_the_subject() -> None:
+    # a keyword phrase from a YAML block scalar ended in one: every mail page failed
+    alert = make_alert(summary="acme: 1 mentions with product recall\n (min 1)")
+    msg = build_message(note(alert), mailer(25).settings)
+    assert "\n" not in str(msg["Subject"]) and "product recall (min 1)" in str(msg["Subject"])
+
+
+def test_the_search_link_reaches_back_a_window_and_only_http_links_are_linked() -> None:
+    alert = make_alert(samples=1).model_copy(
+        update={"figures": {"count": 50, "window_seconds": 600.0}}
+    )
+    link = render.search_link("http://s/?since={since}", alert)
+    assert link == "http://s/?since=2026-03-01T08%3A50%3A00Z"  # fired 09:00, window 10m
+    sample = alert.samples[0].model_copy(update={"url": "javascript:alert(1)"})
+    page = render.html(note(alert.model_copy(update={"samples": (sample,)})))
+    assert "javascript:" not in page

@@ -158,3 +158,26 @@ def test_a_late_page_says_so_and_a_timely_one_does_not() -> None:
     )
     resolution = blocks(Notification(resolved_of(alert), "oncall", T0 + timedelta(hours=3)))
     assert not any("Late" in f["text"] for f in resolution[2]["fields"])  # resolutions: never
+
+
+def test_more_figures_than_a_section_takes_go_in_further_sections() -> None:
+    # Slack takes 10 fields a section: a spike page's min_* thresholds were cut off
+    figures = {f"figure_{i}": float(i) for i in range(12)}
+    alert = make_alert().model_copy(update={"figures": figures})
+    sections = [b for b in blocks(note(alert)) if "fields" in b]
+    shown = [f["text"].split("\n")[0] for s in sections for f in s["fields"]]
+    assert [len(s["fields"]) for s in sections] == [10, 4]
+    assert shown[-1] == "*figure 11*"
+
+
+def test_samples_are_cut_between_lines_and_link_only_http() -> None:
+    base = make_alert(samples=5)
+    long = "https://news.example.com/acme?p=" + "x" * 700  # five of these pass 3,000
+    scripted = base.samples[0].model_copy(update={"url": "javascript:alert(1)"})
+    others = [s.model_copy(update={"url": long}) for s in base.samples[1:]]
+    alert = base.model_copy(update={"samples": (scripted, *others)})
+    [section] = [b for b in blocks(note(alert)) if "Sample" in str(b.get("text"))]
+    text = section["text"]["text"]
+    assert len(text) <= 3000
+    assert all(line.count("<") == line.count(">") for line in text.split("\n"))  # whole links
+    assert "javascript:" not in text and "Acme outage day 0" in text  # its title, unlinked

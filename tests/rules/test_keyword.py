@@ -11,6 +11,7 @@ import pytest
 
 from rules.schema import RuleSet
 from rules.text import _GERMAN, PhraseMatcher, fold, fold_texts
+from rules.types.keyword import KeywordRule
 from tests.rules.support import Driver, MakeMention, at
 
 PHRASES = ("boycott", "Rückruf", "#boycottacme", "class action")
@@ -112,3 +113,14 @@ def test_phrase_search_agrees_with_searching_each_phrase() -> None:
         folded = fold(text)
         expected = tuple(p for p, pattern in patterns if pattern.search(folded))
         assert matcher.find(text) == expected, repr(text)
+
+
+def test_a_phrase_from_a_yaml_block_loses_its_line_break(
+    rules_from: Callable[[str], RuleSet],
+) -> None:
+    ruleset = rules_from(
+        "rules:\n  - name: k\n    type: keyword\n    brands: [acme]\n"
+        "    phrases:\n      - >\n        product\n        recall\n"
+    )
+    rule = ruleset.get("k")
+    assert isinstance(rule, KeywordRule) and rule.phrases == ("product recall",)
