@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from core.bus import BusError, open_bus
+from core.bus.embedded import BusInUse
 from core.config import ConfigError, read_text
 from core.records import EnrichedMention, InvalidRecord, Mention, decode
 from core.settings import SETTINGS_ENV
@@ -116,6 +117,9 @@ def check(obj: Context) -> None:
     try:
         with open_bus(settings.bus) as bus:
             click.echo(f"bus:      ok    {bus.check()}")
+    except BusInUse:  # the running install holds it: that is a healthy bus
+        path = settings.bus.embedded.path
+        click.echo(f"bus:      ok    embedded bus {path}: in use by a running stormwatch")
     except BusError as exc:
         failures += 1
         click.echo(f"bus:      FAIL  {exc}")
@@ -164,8 +168,10 @@ def demo(obj: Context, port: int, duration: float | None, outbox: Path, fast: bo
 def run(obj: Context, stages: tuple[str, ...]) -> None:
     """Run stages as this process, until SIGTERM or Ctrl-C.
 
-    STAGES: ingest, enrich, rules, alerting, index, dashboards (one or more). Start
-    several processes of a stage to share its work through the consumer group.
+    STAGES: ingest, enrich, rules, alerting, index, dashboards (one or more). On Kafka,
+    start several processes of a stage to share its work through the consumer group; the
+    embedded bus serves one process (run the stages together, or dashboards alone beside
+    them).
     """
     from stormwatch.wiring import STAGES, Runtime, run_workers
 
@@ -174,7 +180,7 @@ def run(obj: Context, stages: tuple[str, ...]) -> None:
         raise click.UsageError(f"unknown stage {unknown[0]!r}; stages: {', '.join(STAGES)}")
     app = obj.app()
     try:
-        runtime = Runtime(app)
+        runtime = Runtime(app, need_bus=set(stages) != {"dashboards"})
         runtime.prepare(stages)
         workers = [w for s in stages for w in runtime.workers(s)]
     except (BusError, StoreError) as exc:

@@ -58,12 +58,15 @@ class Runtime:
     store: Store | None = None
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=20))
     loops: list[StageLoop] = field(default_factory=list)
+    need_bus: bool = True
+    """False for a process that only serves the search page: it reads the store alone
+    (and an embedded bus file is another process's)."""
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         s = self.app.settings
         s.state_dir.mkdir(parents=True, exist_ok=True)
-        if self.bus is None:
+        if self.bus is None and self.need_bus:
             self.bus = open_bus(s.bus)
         if self.store is None:
             self.store = open_store(s.store)
@@ -75,8 +78,9 @@ class Runtime:
 
     def prepare(self, stages: Iterable[str]) -> None:
         """Create the topics, and the index schema where a stage needs the store."""
-        assert self.bus is not None and self.store is not None
-        self.bus.ensure_topics(topics.specs(self.partitions))
+        assert self.store is not None
+        if self.bus is not None:
+            self.bus.ensure_topics(topics.specs(self.partitions))
         if {"index", "dashboards"} & set(stages):
             self.store.ensure_schema()
 
@@ -87,7 +91,10 @@ class Runtime:
 
     def workers(self, stage: str) -> list[Worker]:
         """The workers of one stage, ready to run."""
-        assert self.bus is not None and self.store is not None
+        assert self.store is not None
+        if stage == "dashboards":
+            return [self._search_page()]
+        assert self.bus is not None
         settings, bus, clock = self.app.settings, self.bus, self.clock
         # Each stage is imported only when its workers are built: a rules or alerting
         # process must not pay for spaCy and torch (600 MB and seconds of start-up).
@@ -170,22 +177,23 @@ class Runtime:
                     max_records=settings.dashboards.batch_size,
                 )
             ]
-        if stage == "dashboards":
-            from dashboards.api import create_app
-            from dashboards.server import WebServer
-
-            web = WebServer(
-                create_app(self.store, clock), settings.dashboards.host, settings.dashboards.port
-            )
-
-            def serve(stop: threading.Event) -> None:
-                web.start()
-                log.info("search page on %s", settings.dashboards.url())
-                stop.wait()
-                web.stop()
-
-            return [Call("dashboards", serve)]
         raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+
+    def _search_page(self) -> Worker:
+        from dashboards.api import create_app
+        from dashboards.server import WebServer
+
+        assert self.store is not None
+        settings = self.app.settings.dashboards
+        web = WebServer(create_app(self.store, self.clock), settings.host, settings.port)
+
+        def serve(stop: threading.Event) -> None:
+            web.start()
+            log.info("search page on %s", settings.url())
+            stop.wait()
+            web.stop()
+
+        return Call("dashboards", serve)
 
     def _alert_history(self) -> list[Alert]:
         assert self.bus is not None

@@ -352,6 +352,10 @@ class EmbeddedBus(Bus):
                 self._hold = None
 
 
+class BusInUse(BusError):
+    """The embedded bus file is held by another process (a running stormwatch)."""
+
+
 def _hold_file(path: Path) -> IO[bytes]:
     """An exclusive lock on ``path`` (a ``.lock`` file beside it) for as long as the
     returned file is open: a second process on the same bus file would write offsets the
@@ -361,7 +365,7 @@ def _hold_file(path: Path) -> IO[bytes]:
         fcntl.flock(hold, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         hold.close()
-        raise BusError(
+        raise BusInUse(
             f"embedded bus: {path} is in use by another process; the embedded bus serves "
             "one process (run the stages in one `stormwatch run`, or use Kafka)"
         ) from None

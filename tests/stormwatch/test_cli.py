@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from core.bus.embedded import EmbeddedBus
 from stormwatch import __version__
 from stormwatch.cli import cli
+from stormwatch.config import load_app
+from stormwatch.wiring import Runtime
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -141,3 +144,27 @@ def test_check_says_whether_the_sentiment_model_can_be_used(tmp_path: Path) -> N
     assert code == 1 and "sentiment: FAIL  enrich.model:" in out and "lexicon would be used" in out
     code, out = run("--settings", str(tmp_path / "labels.yaml"), "check")
     assert code == 1 and "'LABEL_9', which the model does not have" in out
+
+
+def test_check_beside_a_running_install_finds_its_bus_busy_and_healthy(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text("state_dir: st\n")
+    running = EmbeddedBus(path=tmp_path / "st" / "bus.db")  # as a `stormwatch run` holds it
+    try:
+        code, out = run("--settings", str(tmp_path / "s.yaml"), "check")
+    finally:
+        running.close()
+    assert code == 0 and "in use by a running stormwatch" in out
+
+
+def test_a_search_page_alone_needs_no_bus(tmp_path: Path) -> None:
+    (tmp_path / "watchlist.yaml").write_text("brands:\n  - {id: acme, name: Acme}\n")
+    (tmp_path / "s.yaml").write_text("state_dir: st\nwatchlist: watchlist.yaml\n")
+    running = EmbeddedBus(path=tmp_path / "st" / "bus.db")
+    try:
+        runtime = Runtime(load_app(tmp_path / "s.yaml"), need_bus=False)
+        runtime.prepare(["dashboards"])
+        [worker] = runtime.workers("dashboards")
+        assert worker.name == "dashboards" and runtime.bus is None
+        runtime.close()
+    finally:
+        running.close()
