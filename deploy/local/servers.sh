@@ -372,17 +372,18 @@ ensure_es_user() {
     # every parent of .local must be traversable by that user
     local d=$LOCAL_DIR
     while [[ $d != / ]]; do
-        if ! runuser -u "$ES_USER" -- test -x "$d" 2>/dev/null; then
+        if ! as_es_user test -x "$d" 2>/dev/null; then
             warn "granting o+x (traverse only) on $d so that $ES_USER can reach $LOCAL_DIR"
             chmod o+x "$d"
         fi
         d=$(dirname "$d")
     done
-    runuser -u "$ES_USER" -- test -r "$ES_HOME/lib" -a -x "$ES_HOME/bin/elasticsearch" ||
+    as_es_user test -r "$ES_HOME/lib" -a -x "$ES_HOME/bin/elasticsearch" ||
         die "$ES_USER cannot read $ES_HOME"
 }
 
 start_es() {
+    command -v curl >/dev/null 2>&1 || die "curl not found (Debian: apt-get install curl)"
     if pid_alive "$ES_PID" "$ES_MARKER"; then
         say "es: already running (pid $(cat "$ES_PID")) on $(es_url)"
         return 0
