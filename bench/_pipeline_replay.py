@@ -86,8 +86,11 @@ class Pipeline:
         self.bus.close()
 
 
-def build(app: App, folder: Path, start: datetime) -> Pipeline:
-    bus = EmbeddedBus(default_partitions=app.settings.bus.embedded.partitions)
+def build(app: App, folder: Path, start: datetime, file_bus: bool = False) -> Pipeline:
+    """The pipeline's stages on one embedded bus: in memory, or in a SQLite file
+    (``file_bus``: what `stormwatch run` uses by default)."""
+    path = Path(tempfile.mkdtemp(dir=folder)) / "bus.db" if file_bus else None
+    bus = EmbeddedBus(path, default_partitions=app.settings.bus.embedded.partitions)
     store = SqliteStore(Path(tempfile.mkdtemp(dir=folder)) / "store.db")
     runtimes: list[Runtime] = []
     loops: dict[str, StageLoop] = {}
@@ -232,9 +235,11 @@ def in_event_order(app: App, mentions: Sequence[Mention]) -> int:
     return len(replay_rules(app.rules, enriched, drain=False))
 
 
-def end_to_end(app: App, folder: Path, mentions: Sequence[Mention]) -> EndToEnd:
+def end_to_end(
+    app: App, folder: Path, mentions: Sequence[Mention], file_bus: bool = False
+) -> EndToEnd:
     """Every stage in its own thread, from the first raw record to the last indexed one."""
-    pipe = build(app, folder, mentions[0].published_at)
+    pipe = build(app, folder, mentions[0].published_at, file_bus)
     stop = threading.Event()
     threads: list[threading.Thread] = []
     try:

@@ -138,13 +138,20 @@ def embedded(
         " own; in one thread at a time, as Python runs them)"
     )
     best = 0.0
-    for run_app in (app, parallel_app):
+    # in memory (the demo's bus), then in a SQLite file (`stormwatch run`'s default)
+    for run_app, file_bus in (
+        (app, False),
+        (parallel_app, False),
+        (app, True),
+        (parallel_app, True),
+    ):
         processes = run_app.settings.enrich.processes
         fresh = reset_peak()
-        e2e = replay.end_to_end(run_app, folder, mentions)
+        e2e = replay.end_to_end(run_app, folder, mentions, file_bus)
         best = max(best, e2e.rate.rate)
+        where = "a SQLite file" if file_bus else "memory"
         print(
-            f"  end to end, all stages in threads, enrich.processes {processes}: "
+            f"  end to end, all stages in threads, enrich.processes {processes}, bus in {where}: "
             f"{e2e.rate.records:,} mentions in {e2e.rate.seconds:.2f}s = {e2e.rate.rate:,.0f}"
             f" mentions/s   bar >= {EMBEDDED_BAR:,}/s: {verdict(e2e.rate.rate >= EMBEDDED_BAR)}"
         )
