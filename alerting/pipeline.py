@@ -116,7 +116,25 @@ class AlertingPipeline:
         if self._latest is None or alert.at > self._latest:
             self._latest = alert.at
         now = self.now()
-        return [self._run(Delivery(alert, receiver), now) for receiver in self.receivers(alert)]
+        told = self.receivers(alert)
+        out = [self._run(Delivery(alert, receiver), now) for receiver in told]
+        if alert.state is AlertState.RESOLVED:
+            out += self._ended(alert, told, now)
+        return out
+
+    def _ended(
+        self, alert: Alert, told: tuple[str, ...], now: datetime
+    ) -> list[NotificationRecord]:
+        """A receiver not told of resolutions may hold a firing of this episode in the
+        queue (muted, or held by the repeat interval): note that the episode ended, so
+        that firing is not paged after it."""
+        out = []
+        for receiver in dict.fromkeys(alert.receivers or self._settings.fallback_receivers()):
+            pending = self.state.pending_firing(alert.fingerprint, receiver, alert.episode)
+            if receiver not in told and pending is not None:
+                ended = Outcome(Status.DEDUPLICATED, 0, reason="resolved (send_resolved: false)")
+                out.append(self.state.apply(Delivery(alert, receiver), ended, now))
+        return out
 
     def on_tick(self) -> list[NotificationRecord]:
         """Run the queued deliveries that are due; one record each."""

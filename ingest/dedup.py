@@ -116,6 +116,10 @@ class IngestState:
             seen = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             if "last_seen" not in seen:
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN last_seen REAL")
+            self._db.execute(  # what `prune` looks up
+                f"CREATE INDEX IF NOT EXISTS {table}_by_last ON {table} "
+                "(coalesce(last_seen, seen_at))"
+            )
 
     # -- dedup ------------------------------------------------------------------------
     def unseen(self, mentions: Iterable[Mention]) -> list[Mention]:
@@ -143,7 +147,11 @@ class IngestState:
         return guid is not None and self._db.execute(query, guid).fetchone() is not None
 
     def commit(
-        self, mentions: Iterable[Mention], cursors: Mapping[str, Mapping[str, str]], at: datetime
+        self,
+        mentions: Iterable[Mention],
+        cursors: Mapping[str, Mapping[str, str]],
+        at: datetime,
+        seen_again: Iterable[Mention] = (),
     ) -> None:
         """Mark ``mentions`` seen (again: as of ``at``) and store the sources' cursors,
         atomically."""
@@ -151,16 +159,25 @@ class IngestState:
         batch = list(mentions)
         with self._lock, self._db:
             self._db.execute("BEGIN")
-            # seen again: last_seen moves on, so an entry a feed still lists is never pruned
-            # (and produced again) while it is listed; seen_at stays the first sight
-            again = "DO UPDATE SET last_seen = max(coalesce(last_seen, seen_at), excluded.seen_at)"
             self._db.executemany(
-                f"INSERT INTO seen_ids VALUES (?, ?, ?, NULL) ON CONFLICT (id) {again}",
+                "INSERT OR IGNORE INTO seen_ids VALUES (?, ?, ?, NULL)",
                 [(m.id, m.source_name, when) for m in batch],
             )
             self._db.executemany(
-                f"INSERT INTO seen_guids VALUES (?, ?, ?, NULL) ON CONFLICT (source, guid) {again}",
+                "INSERT OR IGNORE INTO seen_guids VALUES (?, ?, ?, NULL)",
                 [(m.source_name, m.source_id, when) for m in batch if m.source_id],
+            )
+            # seen again: the keys already kept move their last_seen on (none is added), so
+            # an entry a feed still lists is never pruned (and produced again) while it is
+            # listed; seen_at stays the first sight, which the items per minute count
+            last = "last_seen = max(coalesce(last_seen, seen_at), ?)"
+            again = list(seen_again)
+            self._db.executemany(
+                f"UPDATE seen_ids SET {last} WHERE id = ?", [(when, m.id) for m in again]
+            )
+            self._db.executemany(
+                f"UPDATE seen_guids SET {last} WHERE source = ? AND guid = ?",
+                [(when, m.source_name, m.source_id) for m in again if m.source_id],
             )
             self._db.executemany(
                 "INSERT OR REPLACE INTO cursors VALUES (?, ?)",

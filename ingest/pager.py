@@ -212,6 +212,16 @@ def catch_up_twice(
     first = walk_from(state)
     if not state.get(RESUME) or first.cursor.get(RESUME):
         return first
-    second = walk_from(first.cursor)
+    # Until the second walk is done, the cursor stays as it was (a walk pending): live
+    # items must not move the mark past what the second walk has yet to read. The
+    # next connect then walks both again (the service drops what it has seen).
+    unchanged = Walk(first.mentions, dict(state), first.retry_after)
+    if first.retry_after is not None:  # the rate limit is spent: the second walk later
+        return unchanged
+    try:
+        second = walk_from(first.cursor)
+    except (ApiError, SourceError) as exc:
+        log.debug("second catch-up walk failed: %s", exc.reason)
+        return unchanged
     retry = second.retry_after if second.retry_after is not None else first.retry_after
     return Walk([*first.mentions, *second.mentions], second.cursor, retry)

@@ -337,7 +337,7 @@ class IngestService:
                 self._producer.send(topics.RAW, encode(m), key=m.id.encode())
             if new:
                 self._producer.flush()
-            self._state.commit(recent, cursors, now)  # the new ones, and those seen again
+            self._state.commit(new, cursors, now, seen_again=recent)
         return new
 
     def _deliver(

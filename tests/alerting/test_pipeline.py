@@ -214,6 +214,22 @@ def test_a_storm_over_within_its_silence_never_pages(clock: ManualClock) -> None
     assert slack.sent == [] and p.state.pending_count() == 0
 
 
+def test_a_storm_over_within_its_silence_never_pages_a_receiver_not_told_of_ends(
+    clock: ManualClock,
+) -> None:
+    # "quiet" has send_resolved: false: it gets no resolution, yet must learn of one
+    quiet = Scripted("quiet")
+    silence = Silence(brand="acme", ends_at=T0 + timedelta(minutes=10))
+    p = pipeline(clock, quiet, silences=(silence,))
+    alert = make_alert(receivers=("quiet",))
+    p.on_alert(alert)
+    clock.advance(300)
+    p.on_alert(resolved_of(alert, timedelta(minutes=5)))
+    clock.advance(300)
+    assert statuses(p.on_tick()) == [("quiet", Status.DEDUPLICATED)]
+    assert quiet.sent == [] and p.state.pending_count() == 0
+
+
 def test_a_silence_without_an_end_mutes_for_good(clock: ManualClock) -> None:
     slack = Scripted("slack")
     p = pipeline(clock, slack, silences=(Silence(brand="acme"),))

@@ -72,7 +72,9 @@ def test_an_entry_seen_again_is_kept_while_its_feed_lists_it(tmp_path: Path) -> 
     listed = mention("news", "https://n.example/undated", "g-u")
     gone = mention("news", "https://n.example/gone", "g-g")
     state.commit([listed, gone], {}, START)
-    state.commit([listed], {}, START + timedelta(days=20))  # the next polls see it again
+    # the next polls see it again (and a moved copy under its GUID: nothing new is kept)
+    moved = mention("news", "https://n.example/undated?session=2", "g-u")
+    state.commit([], {}, START + timedelta(days=20), seen_again=[listed, moved])
     assert state.prune(START + timedelta(days=10)) == 2  # only the one no longer listed
     assert state.unseen([listed, gone]) == [gone]
     assert state.count_since("news", START + timedelta(days=1)) == 0  # first sight counts

@@ -82,9 +82,7 @@ def test_each_hashtag_and_the_search_keep_their_own_cursor(
     assert api.calls("/api/v2/search")[-1].arg("min_id") == c["id"]
 
 
-def test_local_only_keeps_the_searchs_local_statuses_too(
-    api: ApiServer, harness: Harness
-) -> None:
+def test_local_only_keeps_the_searchs_local_statuses_too(api: ApiServer, harness: Harness) -> None:
     # search has no "local" parameter: its remote statuses (even numbers here) were kept
     fake = FakeMastodon(api)
     local = fake.status(1, ago(2), tags=(), content="<p>acme corp again</p>")

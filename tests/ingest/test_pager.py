@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 import pytest
 
 from core.records import Mention
 from ingest.api import ApiError
-from ingest.pager import FLOOR, MARK, RESUME, TOP, Page, advance, scoped, unscope, walk
+from ingest.pager import (
+    FLOOR,
+    MARK,
+    RESUME,
+    TOP,
+    Page,
+    Walk,
+    advance,
+    catch_up_twice,
+    scoped,
+    unscope,
+    walk,
+)
 from ingest.source import SourceError
 from tests.ingest.documents import START
 
@@ -130,3 +143,18 @@ def test_scoped_keys() -> None:
     cursor = {"tag:a:mark": "1", "tag:b:mark": "2", "search:resume": "t"}
     assert scoped(cursor, "tag:a:") == {"mark": "1"}
     assert unscope({"mark": "3"}, "tag:b:") == {"tag:b:mark": "3"}
+
+
+def test_a_second_catch_up_walk_waits_for_a_spent_rate_limit() -> None:
+    # finishing the cut walk spent the window: the second walk is left for the next
+    # connect, and the cursor stays pending so live items move nothing meanwhile
+    pending = {MARK: "2", RESUME: "t", TOP: "9"}
+    finished = Walk([], {MARK: "9"}, retry_after=60.0)
+    calls: list[Mapping[str, str]] = []
+
+    def walk_from(state: Mapping[str, str]) -> Walk:
+        calls.append(state)
+        return finished
+
+    caught = catch_up_twice(walk_from, pending)
+    assert calls == [pending] and caught.cursor == pending and caught.retry_after == 60.0

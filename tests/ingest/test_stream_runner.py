@@ -123,9 +123,9 @@ def test_cursor_only_events_are_checkpointed_not_written_each_time(
     commits: list[dict[str, str]] = []
     original = svc._state.commit
 
-    def spy(mentions, cursors, at):  # type: ignore[no-untyped-def]
+    def spy(mentions, cursors, at, **kw):  # type: ignore[no-untyped-def]
         commits.append(dict(cursors.get("mem", {})))
-        original(mentions, cursors, at)
+        original(mentions, cursors, at, **kw)
 
     svc._state.commit = spy  # type: ignore[method-assign]
     with harness.running(svc):
