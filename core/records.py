@@ -40,6 +40,7 @@ from pydantic import (
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
+    field_validator,
     model_validator,
 )
 from pydantic_core import from_json
@@ -88,6 +89,10 @@ class Engagement(BaseModel):
     author_followers: int | None = Field(default=None, ge=0)
 
 
+MAX_TEXT = 100_000
+MAX_TITLE = 2_000
+
+
 class Mention(_Record):
     """What was said, where and when, as a source delivered it."""
 
@@ -102,11 +107,19 @@ class Mention(_Record):
     url: str | None = None
     title: str = ""
     text: str = ""
+    """Cut at `MAX_TEXT` characters (the title at `MAX_TITLE`): a record must fit one
+    Kafka message (1 MiB), or it would block its source's every batch."""
     author: str | None = None
     published_at: AwareDatetime
     fetched_at: AwareDatetime
     language: str | None = None
     engagement: Engagement = Engagement()
+
+    @field_validator("text", "title")
+    @classmethod
+    def _cut(cls, value: str, info: ValidationInfo) -> str:
+        limit = MAX_TEXT if info.field_name == "text" else MAX_TITLE
+        return value if len(value) <= limit else value[: limit - 1] + "…"
 
     @model_validator(mode="after")
     def _derive_id(self, info: ValidationInfo) -> Mention:
@@ -114,7 +127,7 @@ class Mention(_Record):
             raise ValueError("a mention needs a url or a source_id")
         if _trusted(info, self.id):
             return self
-        expected = mention_id(self.source, self.source_id, self.url)
+        expected = mention_id(self.source, self.source_id, self.url, self.source_name)
         if not self.id:
             object.__setattr__(self, "id", expected)
         elif self.id != expected:
@@ -128,13 +141,20 @@ def _made_already(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     return value if isinstance(value, Mention) else handler(value)
 
 
-def mention_id(source: str, source_id: str | None, url: str | None) -> str:
-    """The id of a mention: its canonical URL where it has one, else the source's id.
+FEED_KINDS = frozenset({"rss", "atom"})
+"""Sources whose ids (GUIDs) are unique only within one feed."""
+
+
+def mention_id(source: str, source_id: str | None, url: str | None, source_name: str = "") -> str:
+    """The id of a mention: its canonical URL where it has one, else the source's id
+    (with the feed's name for a feed: two feeds' ``<guid>1</guid>`` are two items).
 
     Keyed on the URL first so the same article reached through two feeds is one mention.
     """
     if url:
         return stable_id("url", canonical_url(url))
+    if source in FEED_KINDS:
+        return stable_id("src", source, source_name, source_id or "")
     return stable_id("src", source, source_id or "")
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from core import records
 from core.records import (
+    MAX_TEXT,
     Alert,
     AlertState,
     EnrichedMention,
@@ -42,6 +43,22 @@ def test_id_is_derived_from_the_canonical_url() -> None:
     assert a.id == b.id, "tracking params, www, scheme, fragment and order do not matter"
     assert mention(url="https://example.com/a/c").id != a.id
     assert mention(url="https://example.com/a/b?a=1&b=2#xtor=RSS-3").id == a.id  # tracking
+
+
+def test_a_feed_item_without_a_link_is_keyed_by_its_feed_and_guid() -> None:
+    # a GUID is unique only within its feed: two feeds' <guid>1</guid> are two items
+    a = mention(url=None, source_id="1", source_name="feed-a")
+    b = mention(url=None, source_id="1", source_name="feed-b")
+    assert a.id != b.id
+    # a platform's status ids are unique across its sources
+    x1 = mention(url=None, source="x", source_id="17", source_name="x-one")
+    assert x1.id == mention(url=None, source="x", source_id="17", source_name="x-two").id
+
+
+def test_a_huge_text_is_cut_to_fit_one_bus_message() -> None:
+    m = mention(text="a" * (MAX_TEXT + 10), title="t" * 5000)
+    assert len(m.text) == MAX_TEXT and m.text.endswith("…") and len(m.title) == 2000
+    assert len(encode(m)) < 1024 * 1024
 
 
 def test_a_fragment_that_numbers_an_item_is_its_own_mention() -> None:
