@@ -67,10 +67,10 @@ class BackoffSettings(_Model):
     """Jittered exponential backoff for a failing feed.
 
     After the n-th consecutive failure the feed waits
-    ``min(cap, base * 2**(n-1))`` shortened by a random fraction up to ``jitter``, where
-    ``base = max(initial, interval)`` and ``cap = max(max, interval)``: a failing feed is
-    never polled more often than its interval, and never waits longer than ``max``
-    (or its interval, if that is longer).
+    ``min(cap, base * 2**(n-1))`` shortened by a random fraction up to ``jitter`` (but not
+    below the interval), where ``base = max(initial, interval)`` and
+    ``cap = max(max, interval)``: a failing feed is never polled more often than its
+    interval, and never waits longer than ``max`` (or its interval, if that is longer).
     """
 
     initial: PositiveDuration = timedelta(minutes=1)
@@ -92,7 +92,8 @@ class BackoffSettings(_Model):
         cap = max(self.max, interval).total_seconds()
         # 2**n overflows float for huge n; the cap is reached long before 2**64 anyway.
         raw = min(cap, base * 2 ** min(failures - 1, 64))
-        return timedelta(seconds=raw * (1 - self.jitter * rng.random()))
+        jittered = timedelta(seconds=raw * (1 - self.jitter * rng.random()))
+        return max(jittered, interval)
 
 
 class StreamSettings(_Model):

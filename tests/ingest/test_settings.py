@@ -76,3 +76,6 @@ def test_jitter_only_shortens_a_wait_and_varies() -> None:
     waits = [b.delay(3, timedelta(seconds=30), rng).total_seconds() for _ in range(50)]
     assert all(180 <= w <= 240 for w in waits)
     assert len(set(waits)) > 40
+    # ... but never below the feed's interval ("never polled more often than it")
+    at_interval = [b.delay(1, timedelta(minutes=5), rng) for _ in range(20)]
+    assert set(at_interval) == {timedelta(minutes=5)}
