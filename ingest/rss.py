@@ -30,7 +30,7 @@ import httpx
 from pydantic import ValidationError
 
 from core.clock import Clock
-from core.records import Mention
+from core.records import Mention, stable_id
 from core.watchlist import Feed
 from ingest.fetch import fetch_document
 from ingest.source import Cursor, Fetched, SourceError
@@ -47,6 +47,10 @@ ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
 )
+
+
+_VALIDATED = "for"
+"""The cursor key naming (hashed) the URL its ETag and Last-Modified came from."""
 
 
 class RssSource:
@@ -78,10 +82,15 @@ class RssSource:
         return parts._replace(netloc=netloc).geturl()
 
     def fetch(self, cursor: Cursor) -> Fetched:
+        # The validators are the URL's they came from (kept hashed: a URL may carry a
+        # token): after the URL changes, the old server's Last-Modified would get 304s
+        # from the new one until its feed changed.
+        url = str(self._feed.url)
+        source = stable_id("feed", url)
         doc = fetch_document(
             self._client,
-            str(self._feed.url),
-            validators=cursor,
+            url,
+            validators=cursor if cursor.get(_VALIDATED) == source else {},
             timeout=self._feed.timeout.total_seconds(),
             max_bytes=self._feed.max_bytes,
             user_agent=self._user_agent,
@@ -100,7 +109,7 @@ class RssSource:
             if flaw:
                 log.info("feed %s: recoverable flaw, entries still used: %s", self.name, flaw)
             self._last_flaw = flaw
-        return Fetched(tuple(mentions), doc.validators)
+        return Fetched(tuple(mentions), {**doc.validators, _VALIDATED: source})
 
 
 def parse_feed(

@@ -111,7 +111,9 @@ def test_conditional_get(server: FeedServer, http: httpx.Client, clock: ManualCl
     server.routes["/news.rss"] = Route(news_rss(), etag='"v1"', last_modified=lm)
     src = source(server, http, clock, "/news.rss")
     first = src.fetch({})
+    for_url = first.cursor.pop("for")  # the URL they came from, hashed
     assert first.cursor == {"etag": '"v1"', "last_modified": lm}
+    first.cursor["for"] = for_url
     assert not first.not_modified
 
     again = src.fetch(first.cursor)
@@ -123,7 +125,21 @@ def test_conditional_get(server: FeedServer, http: httpx.Client, clock: ManualCl
     server.routes["/news.rss"] = Route(rss(item("New", "https://n.example/new")), etag='"v2"')
     changed = src.fetch(first.cursor)
     assert [m.title for m in changed.mentions] == ["New"]
-    assert changed.cursor == {"etag": '"v2"'}
+    assert changed.cursor == {"etag": '"v2"', "for": for_url}
+
+
+def test_validators_of_another_url_are_not_sent(
+    server: FeedServer, http: httpx.Client, clock: ManualClock
+) -> None:
+    # the feed moved: the old server's Last-Modified got 304s from the new one
+    lm = "Tue, 02 Jun 2026 12:00:00 GMT"
+    server.routes["/old.rss"] = Route(news_rss(), etag='"v1"', last_modified=lm)
+    server.routes["/new.rss"] = Route(news_rss(), last_modified=lm)
+    old = source(server, http, clock, "/old.rss").fetch({})
+    moved = source(server, http, clock, "/new.rss").fetch(old.cursor)
+    sent = server.last_request("/new.rss")
+    assert "if-modified-since" not in sent and "if-none-match" not in sent
+    assert not moved.not_modified and moved.mentions
 
 
 def test_a_feed_with_recoverable_flaws_still_yields_entries(
