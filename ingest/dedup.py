@@ -167,17 +167,21 @@ class IngestState:
                 "INSERT OR IGNORE INTO seen_guids VALUES (?, ?, ?, NULL)",
                 [(m.source_name, m.source_id, when) for m in batch if m.source_id],
             )
-            # seen again: the keys already kept move their last_seen on (none is added), so
-            # an entry a feed still lists is never pruned (and produced again) while it is
-            # listed; seen_at stays the first sight, which the items per minute count
-            last = "last_seen = max(coalesce(last_seen, seen_at), ?)"
-            again = list(seen_again)
+            # Seen again: every key of the item is kept (one it lacked too: its GUID in this
+            # feed, its moved link), and last_seen moves on, so an entry a feed still lists
+            # is never pruned (and produced again) while it is listed. A key first kept
+            # this way has seen_at 0: it is no new item for the items per minute.
+            again = (
+                "DO UPDATE SET last_seen = max(coalesce(last_seen, seen_at), excluded.last_seen)"
+            )
+            items = list(seen_again)
             self._db.executemany(
-                f"UPDATE seen_ids SET {last} WHERE id = ?", [(when, m.id) for m in again]
+                f"INSERT INTO seen_ids VALUES (?, ?, 0, ?) ON CONFLICT (id) {again}",
+                [(m.id, m.source_name, when) for m in items],
             )
             self._db.executemany(
-                f"UPDATE seen_guids SET {last} WHERE source = ? AND guid = ?",
-                [(when, m.source_name, m.source_id) for m in again if m.source_id],
+                f"INSERT INTO seen_guids VALUES (?, ?, 0, ?) ON CONFLICT (source, guid) {again}",
+                [(m.source_name, m.source_id, when) for m in items if m.source_id],
             )
             self._db.executemany(
                 "INSERT OR REPLACE INTO cursors VALUES (?, ?)",

@@ -175,13 +175,10 @@ class IngestService:
         jitter = self._settings.first_poll_jitter.total_seconds() * self._rng.random()
         due = now + timedelta(seconds=jitter)
         if stored.next_due is not None and stored.next_due > due:
-            # a stored time far ahead (the clock was wrong then, or the interval was
-            # longer) must not park the feed: a healthy one is due within its interval
-            failing = stored.consecutive_failures > 0
-            longest = (
-                max(source.interval, self._settings.backoff.max) if failing else source.interval
-            )
-            due = min(stored.next_due, now + longest)
+            # a stored time far ahead (the clock was wrong then) must not park the feed;
+            # a backoff or a platform's rate-limit reset up to backoff.max is kept
+            latest = now + max(source.interval, self._settings.backoff.max)
+            due = min(stored.next_due, latest)
         return _Slot(source, replace(stored, next_due=due))
 
     # -- public ------------------------------------------------------------------------

@@ -78,6 +78,8 @@ def test_an_entry_seen_again_is_kept_while_its_feed_lists_it(tmp_path: Path) -> 
     assert state.prune(START + timedelta(days=10)) == 2  # only the one no longer listed
     assert state.unseen([listed, gone]) == [gone]
     assert state.count_since("news", START + timedelta(days=1)) == 0  # first sight counts
+    # the moved link is kept too: another feed listing it later is no new item
+    assert state.unseen([mention("other", "https://n.example/undated?session=2")]) == []
 
 
 def test_count_since(tmp_path: Path) -> None:

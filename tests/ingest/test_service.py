@@ -474,24 +474,6 @@ def test_a_restart_resumes_a_backoff_in_progress(
     assert server.hits("/down.rss") == 4
 
 
-def test_a_restart_with_a_shorter_interval_polls_a_healthy_feed_within_it(
-    server: FeedServer,
-    bus: EmbeddedBus,
-    clock: ManualClock,
-    make: Make,
-    services: list[IngestService],
-) -> None:
-    server.routes["/news.rss"] = Route(rss())
-    hourly = make(feed("news", server.url("/news.rss"), interval="1h"), producer=bus.producer())
-    hourly.poll_due()
-    hourly.close()
-    services.remove(hourly)
-    # the interval shortened to a minute: the stored hour-ahead poll must not park it
-    minutely = make(feed("news", server.url("/news.rss"), interval="1m"), producer=bus.producer())
-    due = health(minutely)["news"].next_due
-    assert due is not None and due <= clock.now() + timedelta(minutes=1)
-
-
 def test_entries_older_than_the_retention_are_ignored(
     server: FeedServer, bus: EmbeddedBus, make: Make
 ) -> None:
