@@ -81,7 +81,8 @@ class VelocitySettings(_Model):
     half_life: Duration = timedelta(hours=4)
     """After this much event time, the baseline has forgotten half of what it learnt."""
     warmup: Duration = timedelta(hours=1)
-    """Event time a brand's detector learns before it scores (figures read 0 until then)."""
+    """Event time a brand's detector learns before it scores (figures read 0 until then;
+    the z-score and Poisson surprise, which learn only settled windows, ``settle`` more)."""
     retention: Duration = timedelta(minutes=30)
     """How long buckets and mention ids are kept: a late mention older than this is not
     counted, a duplicate older than this is not recognised."""

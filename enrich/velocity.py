@@ -220,9 +220,12 @@ class BrandVelocity:
     def observe(
         self, mention_id: str, published_at: datetime, negative: bool, now: datetime
     ) -> Velocity:
-        """Count one mention (once per id) and return the figures at ``now``."""
-        at = self._index(published_at)
-        now_i = max(self._index(now), at, self._last)
+        """Count one mention (once per id) and return the figures at ``now``. A mention
+        dated after ``now`` (a source ahead of the clock, within the tracker's
+        ``max_future``) counts in the current bucket: letting it move the brand's time
+        ahead would leave its real current mentions outside the window."""
+        now_i = max(self._index(now), self._last)
+        at = min(self._index(published_at), now_i)
         self._last = now_i
         if self._fed is None:  # the brand's series starts with its first countable bucket
             self._fed = self._settled = max(at, now_i - self._keep + 1) - 1

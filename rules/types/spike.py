@@ -4,10 +4,18 @@ The enrich stage puts `core.records.Velocity` on every mention (window count, EW
 baseline, z-score, Poisson surprise, ...). This rule judges the brand by its most recent
 reading (by event time): a reading is current for ``window``, so when mentions stop the
 spike ends with them.
+
+Once a reading showed a spike, the condition holds while the window keeps at least
+`HOLD_SHARE` of the count it began at and stays clearly above the baseline (two Poisson
+standard deviations): the detectors learn from every window, so a
+surge that goes on soon stops being unusual to them, and judged by the latest reading
+alone it "resolved" within 20 minutes while mentions stayed at ten times the normal,
+then paged again for the same surge.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Literal, Self
 
@@ -26,6 +34,9 @@ from rules.types.base import (
 )
 
 MINIMUMS = ("min_zscore", "min_surprise", "min_novelty")
+HOLD_SHARE = 0.5
+"""A spike holds while the window count stays at this share of the count it began at (and
+clearly above the baseline)."""
 DEFAULT_MIN_NOVELTY = 1.7
 """The minimum of a spike rule that sets none: the novelty detector's best threshold on
 NAB's realTweets (docs/spikes.md). On the real mention volumes of bench/pages.py it pages
@@ -90,6 +101,8 @@ class SpikeState(RuleState):
         self._rule = rule
         self._brand = brand
         self._window = MentionWindow(rule.window, max_mentions)
+        self._spike_count: int | None = None
+        """The window count of the reading that began the spike, while it holds."""
 
     def observe(self, mention: EnrichedMention, at: datetime, now: datetime) -> None:
         if mention.velocity is not None:  # no reading, nothing to judge
@@ -98,8 +111,18 @@ class SpikeState(RuleState):
     def check(self, now: datetime) -> Check:
         latest = self._window.latest(now)
         if latest is None or latest.mention.velocity is None:
+            self._spike_count = None
             return Check(False)
-        if not self._rule.is_spike(latest.mention.velocity):
+        v = latest.mention.velocity
+        if self._rule.is_spike(v):
+            if self._spike_count is None:  # the count the spike began at
+                self._spike_count = v.window_count
+        elif self._spike_count is None or v.window_count < max(
+            self._rule.min_count,
+            HOLD_SHARE * self._spike_count,
+            v.baseline + 2 * math.sqrt(v.baseline),  # normal traffic holds nothing
+        ):
+            self._spike_count = None
             return Check(False)
         return Check(True, latest.at + self._rule.window)
 

@@ -364,3 +364,11 @@ def test_brand_velocity_novelty_sees_a_burst_after_a_calm_history() -> None:
     # time passing without mentions also refreshes the reading
     later = velocity.figures(at(2 * 1440 + 60))
     assert velocity.novelty is not None and velocity.novelty.value == later.window_count == 0
+
+
+def test_a_mention_dated_ahead_counts_now_and_keeps_the_brand_in_the_present() -> None:
+    # it pulled the brand's window minutes ahead, leaving its real current mentions out
+    tracker = VelocityTracker(SETTINGS)
+    tracker.observe("acme", "1", at(0), False, wall=at(0))
+    tracker.observe("acme", "2", at(5), False, wall=at(1))  # four minutes ahead of the clock
+    assert tracker.observe("acme", "3", at(1.5), False, wall=at(1.5)).window_count == 3

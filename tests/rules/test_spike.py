@@ -47,9 +47,23 @@ def test_fires_on_a_spiking_reading_once_and_resolves_after_the_reading_that_end
         "acme: 12 mentions in the velocity window against 4.0 expected"
         " (z-score 4.2, surprise 7.5, novelty 0.0)"
     )
-    # the reading at minute 10 says the spike is over; resolved 15m (the window) later
-    assert d.feed(mk(5, 10, velocity=v(6, 0.5))) == []
+    # the reading at minute 10 says the spike is over (5 mentions: under half the 12 it
+    # began at); resolved 15m (the window) later
+    assert d.feed(mk(5, 10, velocity=v(5, 0.5))) == []
     assert d.wait(30) == [("resolved", "acme", at(25))]
+
+
+def test_a_surge_that_goes_on_holds_its_episode_though_it_stops_being_unusual(
+    rules_from: Callable[[str], RuleSet], driver: Callable[[RuleSet], Driver], mk: MakeMention
+) -> None:
+    # the detectors learn every window: an ongoing surge soon reads ordinary to them. It
+    # "resolved" while mentions stayed high, then paged again for the same surge
+    d = spike_rule(rules_from, driver)
+    assert d.feed(mk(1, 0, velocity=v(12, 4.2))) == [("firing", "acme", at(0))]
+    readings = [mk(n, n, velocity=v(30, 0.5)) for n in range(2, 90, 2)]  # 30, no longer rare
+    assert d.feed(*readings) == []
+    assert d.feed(mk(100, 90, velocity=v(4, 0.0))) == []  # back to normal
+    assert d.wait(40) == [("resolved", "acme", at(105))]
 
 
 def test_a_reading_goes_stale_when_mentions_stop(
